@@ -1,0 +1,577 @@
+//! The streaming reader: one pass over an artifact from any `Read`, enforcing the v3 layout and
+//! every hash before anything is handed on.
+//!
+//! Order of work (spec §7.3, §12):
+//! 1. `version` and `manifest` are buffered (bounded); `manifest.sig`, if present, is read.
+//! 2. The signature is checked → [`VerifiedManifest`]; then `version`'s hash, then its content.
+//! 3. The header is buffered, its hash compared, then parsed → [`CheckedHeader`]; the device
+//!    policy is applied.
+//! 4. Only now does the [`PayloadSink`] see anything: each payload file streams through a SHA-256
+//!    and is compared when it ends. The sink must treat bytes as unverified until
+//!    [`read_artifact`] returns `Ok`.
+//! 5. The outer archive must end (only zero bytes after its end marker) and every file the
+//!    manifest lists must have arrived.
+//!
+//! Memory does not depend on the artifact's size: payload bytes pass through fixed buffers.
+
+pub mod compression;
+pub mod header;
+mod json;
+mod payload;
+pub mod tar_rules;
+pub mod version;
+
+use std::io::{self, Read};
+
+use thiserror::Error;
+
+pub use compression::Compression;
+pub use header::{CheckedHeader, HeaderError, PayloadType};
+pub use tar_rules::{EntryNameError, TarEnd};
+
+use crate::io::{self as aio, IoClass, Sha256Digest, SourceReader};
+use crate::limits::Limits;
+use crate::manifest::is_header_name;
+use crate::policy::{self, DeviceFacts, PolicyError};
+use crate::signature::{self, ManifestRejection, SignaturePolicy, Trust, VerifiedManifest};
+
+/// A payload file as it arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadFileInfo {
+    /// File name (the manifest path minus `data/0000/`).
+    pub name: String,
+    /// Size from its tar header.
+    pub size: u64,
+}
+
+/// A payload file that streamed through and matched its manifest hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedFile {
+    /// File name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 (equal to the manifest's).
+    pub sha256: Sha256Digest,
+}
+
+/// Error from a [`PayloadSink`].
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Receives the verified header and then the payload files as they stream.
+pub trait PayloadSink {
+    /// Called once the header is verified and the policy passed, before any payload byte.
+    fn begin(
+        &mut self,
+        header: &CheckedHeader,
+        manifest: &VerifiedManifest,
+    ) -> Result<(), SinkError>;
+    /// Receives one payload file. The bytes are unverified until [`read_artifact`] returns `Ok`.
+    /// Whatever the sink leaves unread is read and hashed by the caller.
+    fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError>;
+}
+
+/// A sink that only lets the bytes flow (for `validate` and `read`).
+#[derive(Debug, Default)]
+pub struct DiscardSink;
+
+impl PayloadSink for DiscardSink {
+    fn begin(&mut self, _: &CheckedHeader, _: &VerifiedManifest) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn file(&mut self, _: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError> {
+        io::copy(data, &mut io::sink())?;
+        Ok(())
+    }
+}
+
+/// What a fully verified artifact contained.
+#[derive(Debug, Clone)]
+pub struct VerifiedArtifact {
+    /// How the manifest was trusted.
+    pub trust: Trust,
+    /// Format version (3).
+    pub format_version: u32,
+    /// The header's compression.
+    pub compression: Compression,
+    /// The header.
+    pub header: CheckedHeader,
+    /// Payload files in arrival order.
+    pub files: Vec<VerifiedFile>,
+    /// Bytes read from the input.
+    pub bytes_read: u64,
+}
+
+/// Settings for one read.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Signature policy.
+    pub signature: SignaturePolicy,
+    /// Device facts to check the header against.
+    pub device: DeviceFacts,
+    /// Size caps.
+    pub limits: Limits,
+}
+
+/// Why an artifact was refused. Every variant names the entry and the check.
+#[derive(Debug, Error)]
+pub enum Rejection {
+    /// An entry is missing, out of order or unknown.
+    #[error("unexpected entry '{found}' (expected {expected})")]
+    UnexpectedEntry {
+        /// What came.
+        found: String,
+        /// What the layout requires here.
+        expected: &'static str,
+    },
+    /// The archive ended before a required entry.
+    #[error("artifact ends before {0}")]
+    MissingEntry(&'static str),
+    /// An entry seen twice.
+    #[error("entry '{0}' appears twice")]
+    DuplicateEntry(String),
+    /// Augmented artifacts are not supported (their augment header is unsigned, spec §2).
+    #[error("augmented artifacts are not supported (entry '{0}')")]
+    Augmented(String),
+    /// More than one payload.
+    #[error("a second payload '{0}' is not supported; artifacts carry exactly one")]
+    SecondPayload(String),
+    /// A member that is not a regular file.
+    #[error("{container} member '{entry}' is a {kind}; only regular files are allowed")]
+    NotRegular {
+        /// Which tar.
+        container: &'static str,
+        /// Member name.
+        entry: String,
+        /// Its type.
+        kind: String,
+    },
+    /// A member with a dangerous name.
+    #[error("{container} member {entry:?}: {reason}")]
+    BadEntryName {
+        /// Which tar.
+        container: &'static str,
+        /// Member name (lossy).
+        entry: String,
+        /// Why.
+        reason: EntryNameError,
+    },
+    /// A payload file name that is not one plain component.
+    #[error("payload file {entry:?}: {reason}")]
+    BadPayloadName {
+        /// Member name.
+        entry: String,
+        /// Why.
+        reason: crate::names::NameError,
+    },
+    /// A compression suffix that lies about the content.
+    #[error("entry '{entry}' is named {named} but its content is {found}")]
+    SuffixMismatch {
+        /// Entry name.
+        entry: String,
+        /// What the name says.
+        named: Compression,
+        /// What the content is.
+        found: Compression,
+    },
+    /// A buffered entry over its size limit.
+    #[error("entry '{entry}' is larger than the limit of {limit} bytes")]
+    EntryTooLarge {
+        /// Entry.
+        entry: String,
+        /// Limit.
+        limit: u64,
+    },
+    /// The whole artifact is over the size limit.
+    #[error("artifact is larger than the limit of {0} bytes")]
+    ArtifactTooLarge(u64),
+    /// A member ended before its declared size.
+    #[error("'{entry}' is truncated: {found} of {expected} bytes")]
+    Truncated {
+        /// Entry.
+        entry: String,
+        /// Declared.
+        expected: u64,
+        /// Found.
+        found: u64,
+    },
+    /// A tar or compressed stream is broken.
+    #[error("{container} is malformed: {detail}")]
+    Malformed {
+        /// Which part.
+        container: String,
+        /// Decoder message.
+        detail: String,
+    },
+    /// The end of a tar stream is not clean.
+    #[error("{container}: {end}")]
+    BadEnd {
+        /// Which tar.
+        container: String,
+        /// What is wrong.
+        end: TarEnd,
+    },
+    /// Signature or manifest refused.
+    #[error(transparent)]
+    Manifest(#[from] ManifestRejection),
+    /// A hash does not match the manifest.
+    #[error("checksum mismatch for '{entry}': manifest has {expected}, content is {found}")]
+    ChecksumMismatch {
+        /// Manifest path.
+        entry: String,
+        /// Hex digest from the manifest.
+        expected: String,
+        /// Hex digest of the content.
+        found: String,
+    },
+    /// The manifest covers another header name than the artifact carries.
+    #[error("the manifest covers '{manifest}' but the artifact's header is '{artifact}'")]
+    HeaderNotCovered {
+        /// Manifest's header line.
+        manifest: String,
+        /// Outer entry name.
+        artifact: String,
+    },
+    /// The `version` entry is not acceptable.
+    #[error(transparent)]
+    Version(#[from] version::VersionError),
+    /// The header is not acceptable.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// The artifact is not for this device.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// A payload file the manifest does not list (MEN-9109, spec §10).
+    #[error("payload file 'data/0000/{0}' is not listed in the manifest")]
+    UnlistedFile(String),
+    /// A payload file twice.
+    #[error("payload file 'data/0000/{0}' appears twice")]
+    DuplicateFile(String),
+    /// Files the manifest lists that never arrived.
+    #[error("manifest lists files the payload does not contain: {}", .0.join(", "))]
+    MissingFiles(Vec<String>),
+    /// The manifest and the payload type disagree.
+    #[error("payload type {payload_type}: {problem}")]
+    PayloadShape {
+        /// The payload type.
+        payload_type: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Why reading stopped.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    /// The artifact is bad (exit 1).
+    #[error("{0}")]
+    Rejected(#[from] Rejection),
+    /// The input could not be read (exit 3).
+    #[error("reading the artifact failed: {0}")]
+    Io(io::Error),
+    /// The sink failed.
+    #[error("payload consumer failed: {0}")]
+    Sink(SinkError),
+}
+
+/// Reads and verifies an artifact from `input` in one pass, feeding payload files to `sink`.
+///
+/// # Security
+/// `input` is untrusted. Nothing from it reaches `sink` before the signature, the `version` and
+/// header hashes and the device policy have passed; payload bytes reach it unverified and are
+/// vouched for only by an `Ok` return.
+pub fn read_artifact<R: Read>(
+    input: R,
+    options: &ReadOptions,
+    sink: &mut dyn PayloadSink,
+) -> Result<VerifiedArtifact, ReadError> {
+    let limits = &options.limits;
+    let mut archive = tar::Archive::new(SourceReader::new(input, limits.max_artifact));
+    let outcome = {
+        let mut entries = archive.entries().map_err(|e| io_error("artifact", e))?;
+        let mut reader = Outer {
+            entries: &mut entries,
+            limits,
+            seen: Vec::new(),
+        };
+        reader.run(options, sink)?
+    };
+    let rest = archive.into_inner();
+    let bytes_before_end = rest.bytes_read();
+    match tar_rules::finish(rest).map_err(|e| io_error("artifact", e))? {
+        Ok(()) => {}
+        Err(end) => {
+            return Err(Rejection::BadEnd {
+                container: "artifact".to_owned(),
+                end,
+            }
+            .into());
+        }
+    }
+    let (trust, format_version, compression, header, files) = outcome;
+    Ok(VerifiedArtifact {
+        trust,
+        format_version,
+        compression,
+        header,
+        files,
+        bytes_read: bytes_before_end,
+    })
+}
+
+/// An outer entry with its checked name.
+type Named<'a, R> = (String, tar::Entry<'a, SourceReader<R>>);
+
+type Outcome = (Trust, u32, Compression, CheckedHeader, Vec<VerifiedFile>);
+
+struct Outer<'e, 'a, R: Read> {
+    entries: &'e mut tar::Entries<'a, SourceReader<R>>,
+    limits: &'e Limits,
+    seen: Vec<String>,
+}
+
+impl<'a, R: Read> Outer<'_, 'a, R> {
+    fn run(
+        &mut self,
+        options: &ReadOptions,
+        sink: &mut dyn PayloadSink,
+    ) -> Result<Outcome, ReadError> {
+        let limits = self.limits;
+        // Spec §1.2: version → manifest → [manifest.sig] → header.tar* → data/0000.tar* → end.
+        let version = self.expect_named("version", "'version' first")?;
+        let version_raw = self.buffer(version, "version", limits.max_version)?;
+        let manifest = self.expect_named("manifest", "'manifest' after 'version'")?;
+        let manifest_raw = self.buffer(manifest, "manifest", limits.max_manifest)?;
+
+        let (mut name, mut entry) = self.next_or_missing("the header")?;
+        let signature = if name == "manifest.sig" {
+            let sig = self.buffer(entry, "manifest.sig", limits.max_signature)?;
+            (name, entry) = self.next_or_missing("the header")?;
+            Some(sig)
+        } else {
+            None
+        };
+        if name == "manifest-augment" || name.starts_with("header-augment") {
+            return Err(Rejection::Augmented(name).into());
+        }
+        if !is_header_name(&name) {
+            return Err(Rejection::UnexpectedEntry {
+                found: name,
+                expected: "'manifest.sig' or 'header.tar[.gz|.xz|.zst]'",
+            }
+            .into());
+        }
+
+        // The trust decision comes before any header or payload byte is used (spec §7.3).
+        let verified = signature::verify_manifest(
+            &manifest_raw,
+            signature.as_deref(),
+            &options.signature,
+            limits.max_payload_files,
+            limits.max_name_len,
+        )
+        .map_err(Rejection::from)?;
+        let manifest = verified.manifest();
+        compare(
+            "version",
+            manifest.version_digest(),
+            &aio::sha256(&version_raw),
+        )?;
+        let format_version = version::parse(&version_raw).map_err(Rejection::from)?;
+
+        if manifest.header_name() != name {
+            return Err(Rejection::HeaderNotCovered {
+                manifest: manifest.header_name().to_owned(),
+                artifact: name,
+            }
+            .into());
+        }
+        let compression = Compression::from_name(&name, "header.tar").unwrap_or(Compression::None);
+        let header_raw = self.buffer(entry, &name, limits.max_header)?;
+        compare(&name, manifest.header_digest(), &aio::sha256(&header_raw))?;
+        let header =
+            CheckedHeader::parse_verified(&name, &header_raw, limits).map_err(Rejection::from)?;
+        drop(header_raw);
+        check_payload_shape(&header, &verified)?;
+        policy::check(&header, &options.device).map_err(Rejection::from)?;
+
+        sink.begin(&header, &verified).map_err(ReadError::Sink)?;
+        let files = match self.next()? {
+            None if header.payload_type == PayloadType::Empty => Vec::new(),
+            None => return Err(Rejection::MissingEntry("'data/0000.tar[.gz|.xz|.zst]'").into()),
+            Some((name, entry)) => {
+                let Some(named) = Compression::from_name(&name, "data/0000.tar") else {
+                    return Err(self.misplaced(name, "'data/0000.tar[.gz|.xz|.zst]'").into());
+                };
+                payload::stream(entry, &name, named, &verified, limits, sink)?
+            }
+        };
+        if let Some((name, _)) = self.next()? {
+            return Err(self.misplaced(name, "the end of the artifact").into());
+        }
+        // Spec §12.2 (Go semantics): every listed payload file must have arrived.
+        let missing: Vec<String> = manifest
+            .payload_files()
+            .iter()
+            .filter(|(n, _)| !files.iter().any(|f| f.name == *n))
+            .map(|(n, _)| format!("data/0000/{n}"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Rejection::MissingFiles(missing).into());
+        }
+        Ok((
+            verified.trust().clone(),
+            format_version,
+            compression,
+            header,
+            files,
+        ))
+    }
+
+    /// A name that is not allowed where it stands, with the most specific reason.
+    fn misplaced(&self, name: String, expected: &'static str) -> Rejection {
+        if self.seen.iter().filter(|n| **n == name).count() > 1 {
+            return Rejection::DuplicateEntry(name);
+        }
+        if is_payload_container(&name) {
+            return Rejection::SecondPayload(name);
+        }
+        Rejection::UnexpectedEntry {
+            found: name,
+            expected,
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<Named<'a, R>>, ReadError> {
+        let Some(entry) = self.entries.next() else {
+            return Ok(None);
+        };
+        let entry = entry.map_err(|e| io_error("artifact", e))?;
+        let name = tar_rules::member_name(&entry, self.limits.max_name_len).map_err(
+            |(entry, reason)| Rejection::BadEntryName {
+                container: "artifact",
+                entry,
+                reason,
+            },
+        )?;
+        if let Err(kind) = tar_rules::require_regular(&entry) {
+            return Err(Rejection::NotRegular {
+                container: "artifact",
+                entry: name,
+                kind,
+            }
+            .into());
+        }
+        self.seen.push(name.clone());
+        Ok(Some((name, entry)))
+    }
+
+    fn next_or_missing(&mut self, what: &'static str) -> Result<Named<'a, R>, ReadError> {
+        self.next()?
+            .ok_or_else(|| Rejection::MissingEntry(what).into())
+    }
+
+    fn expect_named(
+        &mut self,
+        wanted: &'static str,
+        expected: &'static str,
+    ) -> Result<tar::Entry<'a, SourceReader<R>>, ReadError> {
+        let (name, entry) = self.next()?.ok_or(Rejection::MissingEntry(expected))?;
+        if name != wanted {
+            if name == "manifest-augment" || name.starts_with("header-augment") {
+                return Err(Rejection::Augmented(name).into());
+            }
+            return Err(self.misplaced(name, expected).into());
+        }
+        Ok(entry)
+    }
+
+    fn buffer(
+        &mut self,
+        entry: tar::Entry<'a, SourceReader<R>>,
+        name: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, ReadError> {
+        let size = entry.size();
+        if size > limit {
+            return Err(Rejection::EntryTooLarge {
+                entry: name.to_owned(),
+                limit,
+            }
+            .into());
+        }
+        let body = aio::read_bounded(aio::ExactReader::new(entry, size), limit)
+            .map_err(|e| io_error(name, e))?
+            .ok_or_else(|| Rejection::EntryTooLarge {
+                entry: name.to_owned(),
+                limit,
+            })?;
+        Ok(body)
+    }
+}
+
+/// `data/NNNN.tar[.gz|.xz|.zst]` for any four-digit index.
+fn is_payload_container(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("data/") else {
+        return false;
+    };
+    let (index, tail) = rest.split_at_checked(4).unwrap_or(("", ""));
+    index.len() == 4
+        && index.bytes().all(|b| b.is_ascii_digit())
+        && Compression::from_name(tail, ".tar").is_some()
+}
+
+/// Cross-checks the header's payload type with the manifest's file list.
+fn check_payload_shape(
+    header: &CheckedHeader,
+    verified: &VerifiedManifest,
+) -> Result<(), Rejection> {
+    let count = verified.manifest().payload_files().len();
+    match &header.payload_type {
+        PayloadType::Empty if count > 0 => Err(Rejection::PayloadShape {
+            payload_type: "null (empty payload)".to_owned(),
+            problem: format!("the manifest lists {count} payload files; an empty payload has none"),
+        }),
+        PayloadType::Named(t) if t == "rootfs-image" && count != 1 => {
+            Err(Rejection::PayloadShape {
+                payload_type: t.clone(),
+                problem: format!(
+                    "a rootfs-image payload is exactly one file; the manifest lists {count}"
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn compare(entry: &str, expected: &Sha256Digest, found: &Sha256Digest) -> Result<(), Rejection> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Rejection::ChecksumMismatch {
+            entry: entry.to_owned(),
+            expected: hex::encode(expected),
+            found: hex::encode(found),
+        })
+    }
+}
+
+/// Turns an `io::Error` met while reading `entry` into the right outcome.
+pub(crate) fn io_error(entry: &str, err: io::Error) -> ReadError {
+    match aio::classify(err) {
+        IoClass::Source(e) => ReadError::Io(e),
+        IoClass::TooLarge(limit) => Rejection::ArtifactTooLarge(limit).into(),
+        IoClass::Truncated { expected, found } => Rejection::Truncated {
+            entry: entry.to_owned(),
+            expected,
+            found,
+        }
+        .into(),
+        IoClass::Malformed(detail) => Rejection::Malformed {
+            container: format!("'{entry}'"),
+            detail,
+        }
+        .into(),
+    }
+}

@@ -1,0 +1,337 @@
+//! Command-line interface: `validate` and `read`.
+
+use std::io::{self, BufReader, Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtifact};
+use crate::config::{self, ConfigError, MenderConfig, MenderPaths};
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::policy::DeviceFacts;
+use crate::signature::{SignaturePolicy, Trust};
+
+/// On-device verifier for Mender Artifacts.
+///
+/// Checks the manifest signature, then the SHA-256 of `version`, the header and every payload
+/// file, in one streaming pass. Exit codes: 0 valid, 1 artifact rejected, 2 usage or
+/// configuration error, 3 I/O failure.
+#[derive(Debug, Parser)]
+#[command(name = "artifact-gate", version, about, long_about)]
+pub struct Cli {
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify an artifact: signature, layout and every checksum. Prints a one-line verdict.
+    Validate(ValidateArgs),
+    /// Verify an artifact and describe it (name, signature, devices, provides, files, scripts).
+    Read(ReadArgs),
+}
+
+#[derive(Debug, Args)]
+struct KeyArgs {
+    /// Verify key: a PEM public key (SubjectPublicKeyInfo or PKCS#1 RSA) or an X.509
+    /// certificate (PEM or DER). Repeatable; keys are tried in order. When given, mender.conf
+    /// keys are not used.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    keys: Vec<PathBuf>,
+    /// Main Mender configuration file to read instead of $MENDER_CONF_DIR/mender.conf
+    /// (default /etc/mender/mender.conf). The fallback $MENDER_DATASTORE_DIR/mender.conf
+    /// (default /var/lib/mender/mender.conf) is read first either way.
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// Also require the artifact to be compatible with this device type.
+    #[arg(long, value_name = "TYPE")]
+    device_type: Option<String>,
+    /// DANGER: when no key is configured, accept unsigned (or unverifiable) artifacts. Every
+    /// checksum is still checked against the manifest, but nothing proves who made it. Has no
+    /// effect when a key is configured: then a valid signature is always required.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// The artifact file, or '-' for standard input.
+    #[arg(value_name = "ARTIFACT")]
+    artifact: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ReadArgs {
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// The artifact file, or '-' for standard input. Without any configured key the signature
+    /// is reported as not verified; the checksums are always checked.
+    #[arg(value_name = "ARTIFACT")]
+    artifact: PathBuf,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            let prefix = match e.exit_code() {
+                1 => "rejected",
+                2 => "error",
+                _ => "I/O error",
+            };
+            eprintln!("artifact-gate: {prefix}: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let paths = MenderPaths::from_env();
+    match cli.command {
+        Command::Validate(args) => {
+            let signature = signature_policy(&paths, &args.keys, args.allow_unsigned)?;
+            let options = ReadOptions {
+                signature,
+                device: DeviceFacts {
+                    device_type: args.device_type,
+                },
+                limits: Limits::default(),
+            };
+            let verified = verify_input(&args.artifact, &options)?;
+            let mut out = io::stdout().lock();
+            writeln!(out, "{}", verdict(&verified)).map_err(Error::Output)?;
+            Ok(())
+        }
+        Command::Read(args) => {
+            // `read` describes; without a key it still checks every checksum and says plainly
+            // that the signature was not verified.
+            let signature = signature_policy(&paths, &args.keys, true)?;
+            let options = ReadOptions {
+                signature,
+                device: DeviceFacts::default(),
+                limits: Limits::default(),
+            };
+            let verified = verify_input(&args.artifact, &options)?;
+            let report = describe(&verified);
+            let mut out = io::stdout().lock();
+            let text = if args.json {
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            } else {
+                render_text(&verified)
+            };
+            writeln!(out, "{text}").map_err(Error::Output)?;
+            Ok(())
+        }
+    }
+}
+
+/// Decides the signature policy: `-k` keys, else mender.conf keys; with none, refuse unless
+/// unsigned artifacts were explicitly allowed.
+fn signature_policy(
+    paths: &MenderPaths,
+    keys: &KeyArgs,
+    allow_unsigned: bool,
+) -> Result<SignaturePolicy, Error> {
+    let key_paths: Vec<String> = if keys.keys.is_empty() {
+        let conf = MenderConfig::load(paths, keys.config.as_deref())?;
+        conf.verify_key_paths()?
+    } else {
+        keys.keys.iter().map(|p| p.display().to_string()).collect()
+    };
+    match config::load_keys(&key_paths)? {
+        Some(ring) => Ok(SignaturePolicy::Required(ring)),
+        None if allow_unsigned => Ok(SignaturePolicy::DangerAllowUnsigned),
+        None => {
+            let conf = keys
+                .config
+                .clone()
+                .unwrap_or_else(|| paths.main_config())
+                .display()
+                .to_string();
+            Err(ConfigError::NoKeys(conf).into())
+        }
+    }
+}
+
+fn verify_input(artifact: &PathBuf, options: &ReadOptions) -> Result<VerifiedArtifact, Error> {
+    let input: Box<dyn Read> = if artifact.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(artifact).map_err(|source| Error::Open {
+            path: artifact.display().to_string(),
+            source,
+        })?;
+        Box::new(file)
+    };
+    let input = BufReader::with_capacity(256 * 1024, input);
+    let verified = artifact::read_artifact(input, options, &mut DiscardSink)?;
+    if let Trust::Verified { key, scheme } = &verified.trust {
+        tracing::info!(key = %key, scheme = scheme.name(), "manifest signature verified");
+    }
+    Ok(verified)
+}
+
+fn verdict(v: &VerifiedArtifact) -> String {
+    let bytes: u64 = v.files.iter().map(|f| f.size).sum();
+    let kind = v.header.payload_type.name().unwrap_or("empty payload");
+    let trust = match &v.trust {
+        Trust::Verified { key, scheme } => {
+            format!("signature verified with key '{key}' ({})", scheme.name())
+        }
+        Trust::DangerUnverified { signed: true } => {
+            "WARNING: signed, but the signature was NOT verified (no key configured)".to_owned()
+        }
+        Trust::DangerUnverified { signed: false } => {
+            "WARNING: unsigned; only checksums were verified".to_owned()
+        }
+    };
+    format!(
+        "valid: artifact '{}' ({kind}, {} file(s), {bytes} bytes); {trust}",
+        v.header.artifact_name,
+        v.files.len()
+    )
+}
+
+fn trust_json(trust: &Trust) -> Value {
+    match trust {
+        Trust::Verified { key, scheme } => json!({
+            "status": "verified", "key": key, "scheme": scheme.name()
+        }),
+        Trust::DangerUnverified { signed } => json!({
+            "status": if *signed { "signed-not-verified" } else { "unsigned" },
+            "key": null, "scheme": null
+        }),
+    }
+}
+
+fn describe(v: &VerifiedArtifact) -> Value {
+    let h = &v.header;
+    json!({
+        "name": h.artifact_name,
+        "group": h.artifact_group,
+        "format": "mender",
+        "format_version": v.format_version,
+        "compression": v.compression.to_string(),
+        "signature": trust_json(&v.trust),
+        "device_types": h.device_types,
+        "depends": {
+            "artifact_name": h.depends_artifact_name,
+            "artifact_group": h.depends_artifact_group,
+        },
+        "payload": {
+            "type": h.payload_type.name(),
+            "provides": h.provides,
+            "depends": h.depends,
+            "clears_provides": h.clears_provides,
+            "meta_data": h.meta_data,
+            "files": v.files.iter().map(|f| json!({
+                "name": f.name, "size": f.size, "sha256": hex::encode(f.sha256)
+            })).collect::<Vec<_>>(),
+        },
+        "scripts": h.scripts.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+    })
+}
+
+fn render_text(v: &VerifiedArtifact) -> String {
+    let h = &v.header;
+    let mut s = String::new();
+    let mut line = |text: String| {
+        s.push_str(&text);
+        s.push('\n');
+    };
+    line("Mender artifact:".to_owned());
+    line(format!("  Name: {}", h.artifact_name));
+    line(format!("  Format: mender, version {}", v.format_version));
+    line(format!("  Compression: {}", v.compression));
+    let sig = match &v.trust {
+        Trust::Verified { key, scheme } => format!("verified with '{key}' ({})", scheme.name()),
+        Trust::DangerUnverified { signed: true } => "signed, NOT verified (no key)".to_owned(),
+        Trust::DangerUnverified { signed: false } => "unsigned".to_owned(),
+    };
+    line(format!("  Signature: {sig}"));
+    line(format!(
+        "  Compatible devices: {}",
+        h.device_types.join(", ")
+    ));
+    line(format!(
+        "  Provides group: {}",
+        h.artifact_group.as_deref().unwrap_or("")
+    ));
+    line(format!(
+        "  Depends on artifact(s): {}",
+        h.depends_artifact_name.join(", ")
+    ));
+    line(format!(
+        "  Depends on group(s): {}",
+        h.depends_artifact_group.join(", ")
+    ));
+    line(format!(
+        "  State scripts: {}",
+        h.scripts
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    line("Payload 0:".to_owned());
+    let kind = match &h.payload_type {
+        PayloadType::Empty => "(empty)".to_owned(),
+        PayloadType::Named(n) => n.clone(),
+    };
+    line(format!("  Type: {kind}"));
+    line("  Provides:".to_owned());
+    for (k, val) in &h.provides {
+        line(format!("    {k}: {val}"));
+    }
+    line("  Depends:".to_owned());
+    for (k, val) in &h.depends {
+        line(format!("    {k}: {}", val.join(", ")));
+    }
+    if let Some(clears) = &h.clears_provides {
+        line(format!("  Clears provides: {}", clears.join(", ")));
+    }
+    line("  Files:".to_owned());
+    for f in &v.files {
+        line(format!(
+            "    {}  {} bytes  sha256 {}",
+            f.name,
+            f.size,
+            hex::encode(f.sha256)
+        ));
+    }
+    s.trim_end().to_owned()
+}

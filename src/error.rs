@@ -1,0 +1,44 @@
+//! The command-level error and its exit code.
+//!
+//! Exit codes (issue #2): 0 valid, 1 artifact rejected, 2 usage or configuration error,
+//! 3 I/O failure.
+
+use thiserror::Error;
+
+use crate::artifact::ReadError;
+use crate::config::ConfigError;
+
+/// Everything a command can fail with.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Bad configuration or usage (exit 2).
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    /// The input could not be opened (exit 3).
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Reading or verifying the artifact failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Writing the report failed (exit 3).
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => 2,
+            Self::Read(ReadError::Rejected(_)) => 1,
+            Self::Read(ReadError::Io(_) | ReadError::Sink(_))
+            | Self::Open { .. }
+            | Self::Output(_) => 3,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! artifact-gate: the on-device gate that decides whether a Mender Artifact may touch the system.
+//!
+//! Trust model: the device trusts a set of public keys (files named in `mender.conf` or on the
+//! command line). An artifact is accepted only if one of them verifies the signature over its
+//! `manifest`, and every other byte that matters — `version`, the header, each payload file —
+//! hashes to the value that signed manifest lists. Everything is checked in one streaming pass,
+//! in constant memory; nothing from the artifact is used before the check that vouches for it.
+//!
+//! Data path, one module per step:
+//! `io` (source, limits) → [`artifact`] (outer tar state machine) → [`signature`] (manifest +
+//! `manifest.sig` → [`signature::VerifiedManifest`]) → [`manifest`] (strict parse) →
+//! `artifact::header` (hash, then parse → [`artifact::CheckedHeader`]) → [`policy`] (device
+//! fit) → `artifact::payload` (checksummed entries → [`artifact::PayloadSink`]).
+//!
+//! Parsing, cryptography and policy are synchronous and free of side effects; the only I/O is
+//! in [`config`] (reading mender.conf and key files) and [`cli`].
+
+pub mod artifact;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod io;
+pub mod limits;
+pub mod manifest;
+pub mod names;
+pub mod policy;
+pub mod signature;

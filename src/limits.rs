@@ -1,0 +1,53 @@
+//! Every size and count cap applied to untrusted input, in one place.
+//!
+//! The verifier reads an artifact exactly once, as a stream. Everything it buffers (the `version`
+//! and `manifest` entries, the signature and the whole header) is bounded by a cap from here, so a
+//! hostile artifact cannot make it allocate without limit. Payload bytes are never buffered: they
+//! stream through a fixed-size buffer however large a member is.
+
+/// Caps on what the verifier will read or buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest `version` entry (mender-artifact writes 31 bytes).
+    pub max_version: u64,
+    /// Largest `manifest` entry.
+    pub max_manifest: u64,
+    /// Largest `manifest.sig` entry (an RSA-8192 signature is 1,368 base64 characters).
+    pub max_signature: u64,
+    /// Largest compressed `header.tar*`; it is buffered whole so it can be hash-checked before
+    /// it is parsed (spec §12.7).
+    pub max_header: u64,
+    /// Largest total of decompressed header members.
+    pub max_header_unpacked: u64,
+    /// Largest number of members inside the header tar.
+    pub max_header_members: usize,
+    /// Largest number of files in the payload (and lines in the manifest).
+    pub max_payload_files: usize,
+    /// Longest entry or file name, in bytes.
+    pub max_name_len: usize,
+    /// Memory the xz decoder may use; mender-artifact's `lzma` compressor uses a 64 MiB dictionary.
+    pub max_xz_memory: u64,
+    /// Largest artifact, counted over the raw input stream.
+    pub max_artifact: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_version: 4 * KIB,
+            max_manifest: MIB,
+            max_signature: 16 * KIB,
+            max_header: 8 * MIB,
+            max_header_unpacked: 32 * MIB,
+            max_header_members: 1024,
+            max_payload_files: 10_000,
+            max_name_len: 255,
+            max_xz_memory: 128 * MIB,
+            max_artifact: 64 * GIB,
+        }
+    }
+}
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;

@@ -1,0 +1,161 @@
+//! Rules for names taken from an artifact: payload file names and state-script names.
+//!
+//! Names from an artifact end up as paths on the device (`streams/<name>`, `files/<name>`,
+//! `scripts/<name>`), so they must be single, plain path components. Mender's 2025 fixes for
+//! MEN-9056 and MEN-9057 (spec §10) were both about names that escaped their directory; here a
+//! name that could do so is never accepted in the first place.
+
+use thiserror::Error;
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NameError {
+    /// The name is empty.
+    #[error("name is empty")]
+    Empty,
+    /// The name is longer than the limit.
+    #[error("name is {len} bytes long, over the limit of {max}")]
+    TooLong {
+        /// Length found.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The name is `.` or `..`, or contains a `..` path component.
+    #[error("name contains a '..' or '.' path component (path traversal)")]
+    Traversal,
+    /// The name contains a `/` or `\`: it is not a single path component.
+    #[error("name contains a path separator")]
+    Separator,
+    /// The name contains NUL, whitespace or another control character.
+    #[error("name contains NUL, whitespace or a control character")]
+    BadCharacter,
+    /// The name does not follow the state-script grammar.
+    #[error(
+        "not a valid artifact state-script name (expected \
+         Artifact<State>_<Enter|Leave|Error>_<NN>[_<suffix>])"
+    )]
+    NotAScriptName,
+}
+
+/// Checks a payload file name (`data/0000/<name>`): one plain path component.
+pub fn check_file_name(name: &str, max_len: usize) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > max_len {
+        return Err(NameError::TooLong {
+            len: name.len(),
+            max: max_len,
+        });
+    }
+    if name
+        .split(['/', '\\'])
+        .any(|component| component == ".." || component == ".")
+    {
+        return Err(NameError::Traversal);
+    }
+    if name.contains(['/', '\\']) {
+        return Err(NameError::Separator);
+    }
+    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(NameError::BadCharacter);
+    }
+    Ok(())
+}
+
+/// States an artifact may carry scripts for (spec §5.5); `Download`, `Idle` and `Sync` scripts
+/// live only on the device.
+pub const ARTIFACT_SCRIPT_STATES: [&str; 6] = [
+    "ArtifactInstall",
+    "ArtifactReboot",
+    "ArtifactRollback",
+    "ArtifactRollbackReboot",
+    "ArtifactCommit",
+    "ArtifactFailure",
+];
+
+/// Checks a state-script name from the header (`scripts/<name>`, spec §5.5):
+/// `Artifact<State>_<Enter|Leave|Error>_<two digits>[_<suffix>]`, the suffix being letters,
+/// digits, `_`, `-` and `.` (never a path).
+pub fn check_script_name(name: &str, max_len: usize) -> Result<(), NameError> {
+    check_file_name(name, max_len)?;
+    let mut parts = name.splitn(4, '_');
+    let state = parts.next().unwrap_or_default();
+    let action = parts.next().unwrap_or_default();
+    let order = parts.next().unwrap_or_default();
+    let suffix = parts.next();
+    let state_ok = ARTIFACT_SCRIPT_STATES.contains(&state);
+    let action_ok = matches!(action, "Enter" | "Leave" | "Error");
+    let order_ok = order.len() == 2 && order.bytes().all(|b| b.is_ascii_digit());
+    let suffix_ok = suffix.is_none_or(|s| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    });
+    if state_ok && action_ok && order_ok && suffix_ok {
+        Ok(())
+    } else {
+        Err(NameError::NotAScriptName)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_file_names_pass() {
+        for ok in ["rootfs.ext4", "f1.txt", "a..b", "x,y-z_1"] {
+            assert_eq!(check_file_name(ok, 255), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn traversal_and_separators_are_refused() {
+        assert_eq!(check_file_name("..", 255), Err(NameError::Traversal));
+        assert_eq!(check_file_name("../etc", 255), Err(NameError::Traversal));
+        assert_eq!(check_file_name("a/../b", 255), Err(NameError::Traversal));
+        assert_eq!(check_file_name("a/b", 255), Err(NameError::Separator));
+        assert_eq!(check_file_name("/abs", 255), Err(NameError::Separator));
+        assert_eq!(check_file_name("a\0b", 255), Err(NameError::BadCharacter));
+        assert_eq!(check_file_name("a b", 255), Err(NameError::BadCharacter));
+        assert_eq!(check_file_name("", 255), Err(NameError::Empty));
+        assert!(matches!(
+            check_file_name("aaaa", 3),
+            Err(NameError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn script_grammar() {
+        for ok in [
+            "ArtifactInstall_Enter_00",
+            "ArtifactCommit_Leave_99_notify",
+            "ArtifactRollbackReboot_Error_10_a.b-c_d",
+        ] {
+            assert_eq!(check_script_name(ok, 255), Ok(()), "{ok}");
+        }
+        for bad in [
+            "Download_Enter_00",
+            "ArtifactInstall_Enter_0",
+            "ArtifactInstall_Start_00",
+            "ArtifactInstall_Enter_00_",
+            "ArtifactInstall_Enter_00_x;y",
+        ] {
+            assert_eq!(
+                check_script_name(bad, 255),
+                Err(NameError::NotAScriptName),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            check_script_name("ArtifactInstall_Enter_00_x y", 255),
+            Err(NameError::BadCharacter)
+        );
+        assert_eq!(
+            check_script_name("ArtifactInstall_Enter_00_/../../x", 255),
+            Err(NameError::Traversal)
+        );
+    }
+}

@@ -1,0 +1,390 @@
+//! Public verification keys: decoding key files and checking one signature with one key.
+//!
+//! Accepted files (spec §3.4; everything past SPKI is our extension over Mender):
+//! SubjectPublicKeyInfo PEM (`PUBLIC KEY`), PKCS#1 RSA PEM (`RSA PUBLIC KEY`), X.509 certificates
+//! in PEM or DER (the `.cer` a signing server exports), and bare SPKI or PKCS#1 DER. A certificate
+//! is only a container for its key here: its validity dates and issuer are not evaluated.
+//!
+//! Private keys are refused with their own error: a device must never hold the signing key, and
+//! a configuration that names one is a mistake to report, not to work around.
+
+use der::{Decode, Encode};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use rsa::traits::PublicKeyParts;
+use thiserror::Error;
+
+use crate::io::Sha256Digest;
+
+/// Smallest RSA modulus accepted, in bits (issue #2: refuse keys under 2048 bits).
+pub const MIN_RSA_BITS: u32 = 2048;
+
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_ED25519: &str = "1.3.101.112";
+
+/// A public key that can check manifest signatures.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// RSA, checked as PKCS#1 v1.5 (and, as an extension, PSS) with SHA-256.
+    Rsa(Box<rsa::PublicKey>),
+    /// ECDSA on P-256 with SHA-256.
+    EcdsaP256(p256::ecdsa::VerifyingKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+/// Why a key file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyError {
+    /// The file is PEM but holds no block we can read.
+    #[error("no PEM block found")]
+    NoPemBlock,
+    /// The file holds more than one PEM block, which is ambiguous for a verify key.
+    #[error("{0} PEM blocks found; a verify-key file must hold exactly one key or certificate")]
+    SeveralPemBlocks(usize),
+    /// A PEM block with a label we do not accept.
+    #[error("unsupported PEM label '{0}' (expected PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE)")]
+    UnsupportedPemLabel(String),
+    /// The PEM armour is malformed.
+    #[error("malformed PEM: {0}")]
+    BadPem(String),
+    /// A private key where a public key belongs.
+    #[error("this is a private key ('{0}'); configure the matching public key instead")]
+    PrivateKey(String),
+    /// DER that is neither SPKI, PKCS#1 nor a certificate.
+    #[error("not a public key or certificate (neither SubjectPublicKeyInfo, PKCS#1 nor X.509 DER)")]
+    NotAKey,
+    /// A key whose algorithm is not supported.
+    #[error("unsupported key algorithm {0}")]
+    UnsupportedAlgorithm(String),
+    /// An EC key on a curve other than P-256.
+    #[error("unsupported elliptic curve {0} (only P-256 is supported)")]
+    UnsupportedCurve(String),
+    /// An RSA key that is too small.
+    #[error("RSA key of {0} bits is too small (minimum {MIN_RSA_BITS})")]
+    RsaTooSmall(u32),
+    /// Key material that does not decode.
+    #[error("invalid {algorithm} key: {detail}")]
+    InvalidKey {
+        /// Algorithm name.
+        algorithm: &'static str,
+        /// Decoder message.
+        detail: String,
+    },
+}
+
+/// How a signature was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (what mender-artifact writes).
+    RsaPkcs1v15,
+    /// RSASSA-PSS with SHA-256 (extension; no Mender tool writes it).
+    RsaPss,
+    /// ECDSA P-256, 64-byte raw r‖s (mender-artifact's own PEM signer).
+    EcdsaRaw,
+    /// ECDSA P-256, ASN.1 DER (PKCS#11 signers, SignServer, OpenSSL).
+    EcdsaDer,
+    /// Ed25519 over the manifest bytes.
+    Ed25519,
+    /// Ed25519 over the SHA-256 digest of the manifest (a signing service fed only the digest).
+    Ed25519OverDigest,
+}
+
+impl Scheme {
+    /// Short human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RsaPkcs1v15 => "RSA PKCS#1 v1.5 / SHA-256",
+            Self::RsaPss => "RSA-PSS / SHA-256",
+            Self::EcdsaRaw => "ECDSA P-256 / SHA-256 (raw r||s)",
+            Self::EcdsaDer => "ECDSA P-256 / SHA-256 (DER)",
+            Self::Ed25519 => "Ed25519",
+            Self::Ed25519OverDigest => "Ed25519 over SHA-256 digest",
+        }
+    }
+}
+
+/// Why one key did not verify a signature.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Mismatch {
+    /// The signature does not have the length this key produces.
+    #[error("{algorithm} signature must be {expected} bytes, found {found}")]
+    WrongLength {
+        /// Key algorithm.
+        algorithm: &'static str,
+        /// Expected length description.
+        expected: String,
+        /// Found length.
+        found: usize,
+    },
+    /// The signature bytes are not a signature of this key's type at all.
+    #[error("not a P-256 ECDSA signature: {found} bytes, neither 64-byte r||s nor valid DER")]
+    NotEcdsa {
+        /// Found length.
+        found: usize,
+    },
+    /// Well-formed, but made by another key or over other bytes.
+    #[error("{algorithm} signature does not match the manifest for this key")]
+    Invalid {
+        /// Key algorithm.
+        algorithm: &'static str,
+    },
+}
+
+impl PublicKey {
+    /// Decodes a key file's bytes (PEM or DER; see the module docs).
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        if let Some(blocks) = pem_blocks(bytes)? {
+            let [(label, der)] = <[_; 1]>::try_from(blocks)
+                .map_err(|blocks: Vec<_>| KeyError::SeveralPemBlocks(blocks.len()))?;
+            return match label.as_str() {
+                "PUBLIC KEY" => Self::from_spki_der(&der),
+                "RSA PUBLIC KEY" => Self::from_pkcs1_der(&der),
+                "CERTIFICATE" => Self::from_certificate_der(&der),
+                l if l.contains("PRIVATE KEY") => Err(KeyError::PrivateKey(label)),
+                _ => Err(KeyError::UnsupportedPemLabel(label)),
+            };
+        }
+        Self::from_der(bytes)
+    }
+
+    /// Decodes DER: an X.509 certificate, an SPKI or a PKCS#1 RSA public key.
+    pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
+        if x509_cert::Certificate::from_der(der).is_ok() {
+            return Self::from_certificate_der(der);
+        }
+        if spki::SubjectPublicKeyInfoRef::from_der(der).is_ok() {
+            return Self::from_spki_der(der);
+        }
+        if pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(der).is_ok() {
+            return Self::from_pkcs1_der(der);
+        }
+        Err(KeyError::NotAKey)
+    }
+
+    /// Short algorithm name.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            Self::Rsa(_) => "RSA",
+            Self::EcdsaP256(_) => "ECDSA P-256",
+            Self::Ed25519(_) => "Ed25519",
+        }
+    }
+
+    /// Checks `signature` over the manifest whose raw bytes are `message` and whose SHA-256 is
+    /// `digest` (spec §3.1: the signature covers SHA-256 of the raw manifest bytes).
+    pub fn verify(
+        &self,
+        message: &[u8],
+        digest: &Sha256Digest,
+        signature: &[u8],
+    ) -> Result<Scheme, Mismatch> {
+        match self {
+            Self::Rsa(key) => verify_rsa(key, digest, signature),
+            Self::EcdsaP256(key) => verify_ecdsa(key, digest, signature),
+            Self::Ed25519(key) => verify_ed25519(key, message, digest, signature),
+        }
+    }
+
+    fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
+        let info =
+            spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| KeyError::InvalidKey {
+                algorithm: "SubjectPublicKeyInfo",
+                detail: e.to_string(),
+            })?;
+        let oid = info.algorithm.oid.to_string();
+        match oid.as_str() {
+            OID_RSA => {
+                let key = rsa::PublicKey::try_from(info).map_err(|e| KeyError::InvalidKey {
+                    algorithm: "RSA",
+                    detail: e.to_string(),
+                })?;
+                check_rsa_size(key)
+            }
+            OID_EC_PUBLIC_KEY => {
+                let curve = info
+                    .algorithm
+                    .parameters_oid()
+                    .map(|o| o.to_string())
+                    .map_err(|e| KeyError::InvalidKey {
+                        algorithm: "EC",
+                        detail: format!("missing named curve: {e}"),
+                    })?;
+                if curve != OID_P256 {
+                    return Err(KeyError::UnsupportedCurve(curve));
+                }
+                let point = info.subject_public_key.raw_bytes();
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                    .map(Self::EcdsaP256)
+                    .map_err(|e| KeyError::InvalidKey {
+                        algorithm: "ECDSA P-256",
+                        detail: e.to_string(),
+                    })
+            }
+            OID_ED25519 => {
+                let raw: &[u8; 32] =
+                    info.subject_public_key
+                        .raw_bytes()
+                        .try_into()
+                        .map_err(|_| KeyError::InvalidKey {
+                            algorithm: "Ed25519",
+                            detail: "public key is not 32 bytes".to_owned(),
+                        })?;
+                ed25519_dalek::VerifyingKey::from_bytes(raw)
+                    .map(Self::Ed25519)
+                    .map_err(|e| KeyError::InvalidKey {
+                        algorithm: "Ed25519",
+                        detail: e.to_string(),
+                    })
+            }
+            other => Err(KeyError::UnsupportedAlgorithm(other.to_owned())),
+        }
+    }
+
+    fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        let key = rsa::PublicKey::from_pkcs1_der(der).map_err(|e| KeyError::InvalidKey {
+            algorithm: "RSA (PKCS#1)",
+            detail: e.to_string(),
+        })?;
+        check_rsa_size(key)
+    }
+
+    fn from_certificate_der(der: &[u8]) -> Result<Self, KeyError> {
+        let cert = x509_cert::Certificate::from_der(der).map_err(|e| KeyError::InvalidKey {
+            algorithm: "X.509 certificate",
+            detail: e.to_string(),
+        })?;
+        let spki = cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| KeyError::InvalidKey {
+                algorithm: "X.509 certificate",
+                detail: e.to_string(),
+            })?;
+        Self::from_spki_der(&spki)
+    }
+}
+
+fn check_rsa_size(key: rsa::PublicKey) -> Result<PublicKey, KeyError> {
+    let bits = key.n().bit_width();
+    if bits < MIN_RSA_BITS {
+        return Err(KeyError::RsaTooSmall(bits));
+    }
+    Ok(PublicKey::Rsa(Box::new(key)))
+}
+
+fn verify_rsa(key: &rsa::PublicKey, digest: &Sha256Digest, sig: &[u8]) -> Result<Scheme, Mismatch> {
+    let algorithm = "RSA";
+    if sig.len() != key.size() {
+        return Err(Mismatch::WrongLength {
+            algorithm,
+            expected: key.size().to_string(),
+            found: sig.len(),
+        });
+    }
+    let pkcs1_sig =
+        rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| Mismatch::Invalid { algorithm })?;
+    let pkcs1 = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key.clone());
+    if pkcs1.verify_prehash(digest, &pkcs1_sig).is_ok() {
+        return Ok(Scheme::RsaPkcs1v15);
+    }
+    let pss_sig =
+        rsa::pss::Signature::try_from(sig).map_err(|_| Mismatch::Invalid { algorithm })?;
+    let pss = rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len(key.clone());
+    if pss.verify_prehash(digest, &pss_sig).is_ok() {
+        return Ok(Scheme::RsaPss);
+    }
+    Err(Mismatch::Invalid { algorithm })
+}
+
+fn verify_ecdsa(
+    key: &p256::ecdsa::VerifyingKey,
+    digest: &Sha256Digest,
+    sig: &[u8],
+) -> Result<Scheme, Mismatch> {
+    let algorithm = "ECDSA P-256";
+    let raw = (sig.len() == 64)
+        .then(|| p256::ecdsa::Signature::from_slice(sig).ok())
+        .flatten();
+    let der = p256::ecdsa::Signature::from_der(sig).ok();
+    if raw.is_none() && der.is_none() {
+        return Err(Mismatch::NotEcdsa { found: sig.len() });
+    }
+    // A DER signature can itself be 64 bytes long, so both readings are tried.
+    if raw.is_some_and(|s| key.verify_prehash(digest, &s).is_ok()) {
+        return Ok(Scheme::EcdsaRaw);
+    }
+    if der.is_some_and(|s| key.verify_prehash(digest, &s).is_ok()) {
+        return Ok(Scheme::EcdsaDer);
+    }
+    Err(Mismatch::Invalid { algorithm })
+}
+
+fn verify_ed25519(
+    key: &ed25519_dalek::VerifyingKey,
+    message: &[u8],
+    digest: &Sha256Digest,
+    sig: &[u8],
+) -> Result<Scheme, Mismatch> {
+    let algorithm = "Ed25519";
+    let bytes: &[u8; 64] = sig.try_into().map_err(|_| Mismatch::WrongLength {
+        algorithm,
+        expected: "64".to_owned(),
+        found: sig.len(),
+    })?;
+    let s = ed25519_dalek::Signature::from_bytes(bytes);
+    if key.verify_strict(message, &s).is_ok() {
+        return Ok(Scheme::Ed25519);
+    }
+    // Documented extension: a signing service that receives only the SHA-256 of the manifest
+    // (as mender-artifact's SignServer client sends it) signs those 32 bytes with PureEdDSA.
+    if key.verify_strict(digest, &s).is_ok() {
+        return Ok(Scheme::Ed25519OverDigest);
+    }
+    Err(Mismatch::Invalid { algorithm })
+}
+
+/// A PEM block: (label, DER body).
+type PemBlock = (String, Vec<u8>);
+
+/// Splits PEM text into (label, DER) blocks. `Ok(None)` when the bytes are not PEM at all.
+fn pem_blocks(bytes: &[u8]) -> Result<Option<Vec<PemBlock>>, KeyError> {
+    const BEGIN: &str = "-----BEGIN ";
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(None);
+    };
+    if !text.contains(BEGIN) {
+        return Ok(None);
+    }
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let from_begin = rest.get(start..).unwrap_or_default();
+        let label_end = from_begin
+            .get(BEGIN.len()..)
+            .and_then(|s| s.find("-----"))
+            .ok_or_else(|| KeyError::BadPem("unterminated BEGIN line".to_owned()))?;
+        let label = from_begin
+            .get(BEGIN.len()..BEGIN.len() + label_end)
+            .unwrap_or_default();
+        let end_marker = format!("-----END {label}-----");
+        let end = from_begin
+            .find(&end_marker)
+            .ok_or_else(|| KeyError::BadPem(format!("no '{end_marker}' line")))?;
+        let block = from_begin.get(..end + end_marker.len()).unwrap_or_default();
+        if label.contains("PRIVATE KEY") {
+            return Err(KeyError::PrivateKey(label.to_owned()));
+        }
+        let (decoded_label, der) = pem_rfc7468::decode_vec(block.as_bytes())
+            .map_err(|e| KeyError::BadPem(e.to_string()))?;
+        blocks.push((decoded_label.to_owned(), der));
+        rest = from_begin.get(end + end_marker.len()..).unwrap_or_default();
+    }
+    if blocks.is_empty() {
+        return Err(KeyError::NoPemBlock);
+    }
+    Ok(Some(blocks))
+}
