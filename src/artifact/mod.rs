@@ -404,7 +404,8 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
                 let Some(named) = Compression::from_name(&name, "data/0000.tar") else {
                     return Err(self.misplaced(name, "'data/0000.tar[.gz|.xz|.zst]'").into());
                 };
-                payload::stream(entry, &name, named, &verified, limits, sink)?
+                let size = entry.size();
+                payload::stream(entry, size, &name, named, &verified, limits, sink)?
             }
         };
         if let Some((name, _)) = self.next()? {

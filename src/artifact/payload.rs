@@ -18,13 +18,16 @@ use crate::signature::VerifiedManifest;
 /// Streams the payload container `entry` (named `name`) through `sink`.
 pub(super) fn stream<R: Read>(
     entry: R,
+    entry_size: u64,
     name: &str,
     named: Compression,
     verified: &VerifiedManifest,
     limits: &Limits,
     sink: &mut dyn PayloadSink,
 ) -> Result<Vec<VerifiedFile>, ReadError> {
-    let mut outer = LatchedReader::new(entry);
+    // Held to its declared size, so a container that ends early is reported as truncated.
+    let size = entry_size;
+    let mut outer = ExactReader::new(entry, size);
     let decoder = compression::open(&mut outer, named, limits.max_xz_memory)
         .map_err(|e| io_error(name, e))?
         .map_err(|m| Rejection::SuffixMismatch {

@@ -1,0 +1,500 @@
+//! One named test per attack: each builds the variant from a genuine artifact, and asserts the
+//! exit code and the specific reason. Spec §10, §12 and peers.md (d).
+
+use crate::fixtures::{Art, Dialect, Member, Scratch, Signer, fx, tar, untar};
+
+const KEY: &str = "rsa.pub";
+const SIGNER: Signer<'static> = Signer::Rsa("rsa.key");
+
+fn rejected(art: &Art, why: &str) {
+    rejected_bytes(&art.bytes(), why);
+}
+
+fn rejected_bytes(bytes: &[u8], why: &str) {
+    Scratch::new().validate(bytes, KEY).fails(1, why);
+}
+
+/// The uncompressed module artifact: payload and header are plain tars, easy to edit.
+fn plain() -> Art {
+    Art::open("mod-none.mender")
+}
+
+fn payload(art: &Art) -> Vec<Member> {
+    untar(art.get("data/0000.tar"))
+}
+
+fn header(art: &Art) -> Vec<Member> {
+    untar(art.get("header.tar"))
+}
+
+fn edit_file(members: &mut [Member], name: &str, f: impl FnOnce(&mut Vec<u8>)) {
+    f(&mut members.iter_mut().find(|m| m.name == name).unwrap().data);
+}
+
+#[test]
+fn wrong_key() {
+    Scratch::new()
+        .validate(&fx().bytes("mod-rsa.mender"), "rsa2.pub")
+        .fails(1, "no configured key verifies the manifest signature")
+        .fails(1, "rsa2.pub");
+}
+
+#[test]
+fn unsigned_while_a_key_is_configured() {
+    Scratch::new()
+        .validate(&fx().bytes("mod-unsigned.mender"), KEY)
+        .fails(
+            1,
+            "artifact is not signed (no manifest.sig), but verification keys are configured",
+        );
+}
+
+#[test]
+fn flipped_bit_in_payload() {
+    let mut art = plain();
+    let mut files = payload(&art);
+    edit_file(&mut files, "f1.txt", |d| d[3] ^= 0x01);
+    art.set("data/0000.tar", tar(&files, Dialect::Ustar));
+    rejected(&art, "checksum mismatch for 'data/0000/f1.txt'");
+}
+
+#[test]
+fn flipped_bit_in_compressed_payload() {
+    let mut art = Art::open("mod-rsa.mender");
+    let mut data = art.get("data/0000.tar.gz").to_vec();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x10;
+    art.set("data/0000.tar.gz", data);
+    // Either inflate notices or the hash does; both are rejections naming the payload.
+    let v = Scratch::new().validate(&art.bytes(), KEY);
+    assert_eq!(v.code, 1, "{}", v.stderr);
+    assert!(v.stderr.contains("data/0000"), "{}", v.stderr);
+}
+
+#[test]
+fn flipped_bit_in_header() {
+    let mut art = plain();
+    let mut members = header(&art);
+    edit_file(&mut members, "header-info", |d| {
+        let pos = d.windows(10).position(|w| w == b"beaglebone").unwrap();
+        d[pos + 9] ^= 0x01;
+    });
+    art.set("header.tar", tar(&members, Dialect::Ustar));
+    rejected(&art, "checksum mismatch for 'header.tar'");
+}
+
+#[test]
+fn flipped_bit_in_version() {
+    let mut art = plain();
+    let mut v = art.get("version").to_vec();
+    v[2] ^= 0x20; // "format" → "Format": still acceptable JSON, but not the signed bytes
+    art.set("version", v);
+    rejected(&art, "checksum mismatch for 'version'");
+}
+
+#[test]
+fn flipped_bit_in_manifest() {
+    let mut art = plain();
+    let mut m = art.get("manifest").to_vec();
+    m[0] = if m[0] == b'a' { b'b' } else { b'a' };
+    art.set("manifest", m);
+    rejected(&art, "no configured key verifies the manifest signature");
+}
+
+#[test]
+fn stale_signature_after_payload_and_manifest_change() {
+    let mut art = plain();
+    let old_sig = art.get("manifest.sig").to_vec();
+    let mut files = payload(&art);
+    edit_file(&mut files, "f1.txt", |d| d[0] = b'H');
+    let new_f1 = files
+        .iter()
+        .find(|m| m.name == "f1.txt")
+        .unwrap()
+        .data
+        .clone();
+    art.set("data/0000.tar", tar(&files, Dialect::Ustar));
+    art.rehash("data/0000/f1.txt", &new_f1, SIGNER);
+    art.set("manifest.sig", old_sig);
+    rejected(&art, "no configured key verifies the manifest signature");
+}
+
+#[test]
+fn signature_replayed_from_another_artifact() {
+    let other = Art::open("mod-other.mender");
+    let mut art = plain();
+    art.set("manifest.sig", other.get("manifest.sig").to_vec());
+    rejected(&art, "no configured key verifies the manifest signature");
+}
+
+#[test]
+fn unlisted_payload_file() {
+    let mut art = plain();
+    let mut files = payload(&art);
+    files.push(Member::file("evil.sh", b"#!/bin/sh\nrm -rf /\n"));
+    art.set("data/0000.tar", tar(&files, Dialect::Ustar));
+    rejected(
+        &art,
+        "payload file 'data/0000/evil.sh' is not listed in the manifest",
+    );
+}
+
+#[test]
+fn listed_file_missing() {
+    let mut art = plain();
+    let files: Vec<Member> = payload(&art)
+        .into_iter()
+        .filter(|m| m.name != "z2.bin")
+        .collect();
+    art.set("data/0000.tar", tar(&files, Dialect::Ustar));
+    rejected(
+        &art,
+        "manifest lists files the payload does not contain: data/0000/z2.bin",
+    );
+}
+
+#[test]
+fn manifest_without_header_line() {
+    let mut art = plain();
+    let text: String = art
+        .manifest()
+        .lines()
+        .filter(|l| !l.ends_with("header.tar"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    art.set_manifest(&text, SIGNER);
+    rejected(&art, "manifest has no line for the header");
+}
+
+#[test]
+fn manifest_without_version_line() {
+    let mut art = plain();
+    let text: String = art
+        .manifest()
+        .lines()
+        .filter(|l| !l.ends_with("  version"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    art.set_manifest(&text, SIGNER);
+    rejected(&art, "manifest has no line for 'version'");
+}
+
+#[test]
+fn manifest_with_duplicate_lines() {
+    let mut art = plain();
+    let first = art.manifest().lines().next().unwrap().to_owned();
+    let text = format!("{}{first}\n", art.manifest());
+    art.set_manifest(&text, SIGNER);
+    rejected(&art, "duplicate path 'data/0000/f1.txt'");
+}
+
+#[test]
+fn dotdot_in_payload_name_listed_in_signed_manifest() {
+    let mut art = plain();
+    let mut files = payload(&art);
+    files.push(Member::file("../evil", b"x"));
+    art.set("data/0000.tar", tar(&files, Dialect::Ustar));
+    let text = format!(
+        "{}{}  data/0000/../evil\n",
+        art.manifest(),
+        crate::fixtures::sha256_hex(b"x")
+    );
+    art.set_manifest(&text, SIGNER);
+    rejected(
+        &art,
+        "payload path 'data/0000/../evil': name contains a '..' or '.' path component",
+    );
+}
+
+#[test]
+fn dotdot_in_payload_member_name() {
+    let mut art = plain();
+    let mut files = payload(&art);
+    files.insert(
+        0,
+        Member::file("../../etc/passwd", b"root::0:0::/:/bin/sh\n"),
+    );
+    art.set("data/0000.tar", tar(&files, Dialect::Ustar));
+    rejected(&art, "name contains a '..' component (path traversal)");
+}
+
+#[test]
+fn dotdot_in_script_name() {
+    let mut art = plain();
+    let mut members = header(&art);
+    members.insert(
+        1,
+        Member::file(
+            "scripts/ArtifactInstall_Enter_00_x/../../../../etc/cron.d/x",
+            b"boom",
+        ),
+    );
+    let new_header = tar(&members, Dialect::Gnu);
+    art.set("header.tar", new_header.clone());
+    art.rehash("header.tar", &new_header, SIGNER);
+    rejected(&art, "name contains a '..' component (path traversal)");
+}
+
+#[test]
+fn script_for_a_device_only_state() {
+    let mut art = plain();
+    let mut members = header(&art);
+    members.insert(1, Member::file("scripts/Download_Enter_00", b"#!/bin/sh\n"));
+    let new_header = tar(&members, Dialect::Ustar);
+    art.set("header.tar", new_header.clone());
+    art.rehash("header.tar", &new_header, SIGNER);
+    rejected(
+        &art,
+        "state script \"Download_Enter_00\": not a valid artifact state-script name",
+    );
+}
+
+#[test]
+fn symlink_member_in_outer_tar() {
+    let mut art = plain();
+    art.insert_after(
+        "manifest.sig",
+        Member {
+            kind: tar::EntryType::Symlink,
+            link: Some("/etc/shadow".into()),
+            ..Member::file("header.tar", b"")
+        },
+    );
+    rejected(&art, "artifact member 'header.tar' is a symbolic link");
+}
+
+#[test]
+fn symlink_member_in_payload() {
+    let mut art = plain();
+    let mut files = payload(&art);
+    files.insert(
+        0,
+        Member {
+            kind: tar::EntryType::Symlink,
+            link: Some("/etc/shadow".into()),
+            ..Member::file("f1.txt", b"")
+        },
+    );
+    art.set("data/0000.tar", tar(&files, Dialect::Ustar));
+    rejected(&art, "payload member 'f1.txt' is a symbolic link");
+}
+
+#[test]
+fn directory_member() {
+    let mut art = plain();
+    art.insert_after(
+        "manifest",
+        Member {
+            kind: tar::EntryType::Directory,
+            ..Member::file("data/", b"")
+        },
+    );
+    rejected(&art, "artifact member 'data/' is a directory");
+}
+
+#[test]
+fn second_payload() {
+    let mut art = plain();
+    let data = art.get("data/0000.tar").to_vec();
+    art.members.push(Member::file("data/0001.tar", &data));
+    rejected(&art, "a second payload 'data/0001.tar' is not supported");
+}
+
+#[test]
+fn payload_container_twice() {
+    let mut art = plain();
+    let data = art.get("data/0000.tar").to_vec();
+    art.members.push(Member::file("data/0000.tar", &data));
+    rejected(&art, "entry 'data/0000.tar' appears twice");
+}
+
+#[test]
+fn unknown_entry() {
+    let mut art = plain();
+    art.members.push(Member::file("extra", b"hello"));
+    rejected(
+        &art,
+        "unexpected entry 'extra' (expected the end of the artifact)",
+    );
+}
+
+#[test]
+fn augmented_artifact() {
+    let mut art = plain();
+    let manifest = art.get("manifest").to_vec();
+    art.insert_after("manifest.sig", Member::file("manifest-augment", &manifest));
+    rejected(
+        &art,
+        "augmented artifacts are not supported (entry 'manifest-augment')",
+    );
+}
+
+#[test]
+fn trailing_garbage() {
+    let mut bytes = plain().bytes();
+    bytes.extend_from_slice(b"\0\0\0GARBAGE AFTER THE END MARKER");
+    rejected_bytes(&bytes, "non-zero data");
+}
+
+#[test]
+fn zero_padding_after_the_end_is_fine() {
+    let mut bytes = plain().bytes();
+    bytes.extend_from_slice(&[0u8; 10240 - 1024]);
+    Scratch::new().validate(&bytes, KEY).valid();
+}
+
+#[test]
+fn reordered_entries() {
+    let mut art = plain();
+    art.members.swap(1, 2); // manifest.sig before manifest
+    rejected(
+        &art,
+        "unexpected entry 'manifest.sig' (expected 'manifest' after 'version')",
+    );
+    let mut art = plain();
+    art.members.swap(0, 1); // manifest first
+    rejected(
+        &art,
+        "unexpected entry 'manifest' (expected 'version' first)",
+    );
+}
+
+#[test]
+fn truncated_at_several_points() {
+    let bytes = Art::open("mod-rsa.mender").bytes();
+    let len = bytes.len();
+    for cut in [
+        0,
+        100,
+        512,
+        700,
+        1600,
+        2500,
+        len / 2,
+        len - 1100,
+        len - 1024,
+        len - 600,
+        len - 1,
+    ] {
+        let v = Scratch::new().validate(&bytes[..cut], KEY);
+        assert_eq!(v.code, 1, "cut at {cut}: {}", v.stderr);
+        assert!(
+            [
+                "truncated",
+                "ends before",
+                "no end-of-archive marker",
+                "malformed"
+            ]
+            .iter()
+            .any(|w| v.stderr.contains(w)),
+            "cut at {cut}: {}",
+            v.stderr
+        );
+        assert!(v.stdout.is_empty());
+    }
+}
+
+#[test]
+fn mix_and_match_header_from_another_artifact() {
+    let other = Art::open("mod-other.mender");
+    let mut art = plain();
+    art.set("header.tar", other.get("header.tar").to_vec());
+    rejected(&art, "checksum mismatch for 'header.tar'");
+}
+
+#[test]
+fn mix_and_match_payload_from_another_artifact() {
+    let other = Art::open("mod-other.mender");
+    let mut art = plain();
+    art.set("data/0000.tar", other.get("data/0000.tar").to_vec());
+    rejected(
+        &art,
+        "payload file 'data/0000/other.txt' is not listed in the manifest",
+    );
+}
+
+#[test]
+fn lying_compression_suffix() {
+    let mut art = Art::open("mod-rsa.mender");
+    art.rename("header.tar.gz", "header.tar.xz");
+    let text = art.manifest().replace("header.tar.gz", "header.tar.xz");
+    art.set_manifest(&text, SIGNER);
+    rejected(
+        &art,
+        "header is named 'header.tar.xz' but its content is gzip",
+    );
+
+    let mut art = Art::open("mod-rsa.mender");
+    art.rename("data/0000.tar.gz", "data/0000.tar");
+    rejected(
+        &art,
+        "entry 'data/0000.tar' is named uncompressed but its content is gzip",
+    );
+}
+
+#[test]
+fn member_claiming_a_huge_size() {
+    let mut art = plain();
+    art.members.last_mut().unwrap().size_override = Some(1 << 40);
+    rejected(&art, "'data/0000.tar' is truncated");
+
+    let mut art = plain();
+    art.members[1].size_override = Some(1 << 33);
+    rejected(&art, "entry 'manifest' is larger than the limit");
+}
+
+#[test]
+fn absolute_and_nul_names() {
+    let mut art = plain();
+    art.rename("version", "/version");
+    rejected(&art, "name is an absolute path");
+
+    let mut art = plain();
+    art.rename("version", "ver\0sion");
+    rejected_bytes(&art.bytes_in(Dialect::Pax), "name contains a NUL byte");
+}
+
+#[test]
+fn unsupported_format_version() {
+    let mut art = plain();
+    let v2 = br#"{"format":"mender","version":2}"#.to_vec();
+    art.set("version", v2.clone());
+    art.rehash("version", &v2, SIGNER);
+    rejected(&art, "artifact format version 2 is not supported");
+}
+
+#[test]
+fn type_info_disagrees_with_header_info() {
+    let mut art = plain();
+    let mut members = header(&art);
+    edit_file(&mut members, "headers/0000/type-info", |d| {
+        *d = String::from_utf8_lossy(d)
+            .replace("\"single-file\"", "\"directory\"")
+            .into_bytes();
+    });
+    let new_header = tar(&members, Dialect::Ustar);
+    art.set("header.tar", new_header.clone());
+    art.rehash("header.tar", &new_header, SIGNER);
+    rejected(
+        &art,
+        "type-info says payload type Some(\"directory\") but header-info says Some(\"single-file\")",
+    );
+}
+
+#[test]
+fn device_type_mismatch() {
+    let s = Scratch::new();
+    let key = fx().path(KEY);
+    s.run(&[
+        "validate",
+        "-k",
+        key.to_str().unwrap(),
+        "--device-type",
+        "raspberrypi4",
+        fx().path("mod-rsa.mender").to_str().unwrap(),
+    ])
+    .fails(
+        1,
+        "artifact is for device types [\"beaglebone\"], not for 'raspberrypi4'",
+    );
+}

@@ -1,0 +1,19 @@
+//! Integration tests: the real `mender-artifact` and OpenSSL make every fixture at test time.
+
+// Items are `pub` for use across this test crate's modules; nothing here is a public API.
+#![allow(unreachable_pub)]
+// Test helpers fail the test loudly on broken fixtures; the no-panic rule is for outside data
+// reaching the product, not for the test harness.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod accept;
+mod attacks;
+mod cli;
+mod differential;
+mod fixtures;
+mod streaming;
