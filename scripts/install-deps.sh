@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the project's commands need on a Debian 12 machine (run as root, or with sudo).
+#   scripts/install-deps.sh          tools for the demo and the tests
+#   scripts/install-deps.sh bench    also the benchmark's reference tools
+set -euo pipefail
+
+want=(
+    mender-artifact   # makes and signs real fixtures; the differential oracle
+    openssl           # keys, certificates, re-signing variants
+    ca-certificates
+    gcc libc6-dev     # C parts of liblzma-sys / zstd-sys
+    xz-utils zstd
+)
+if [[ "${1:-}" == "bench" ]]; then
+    want+=(libdeflate-tools e2fsprogs time)
+fi
+
+SUDO=""
+if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
+
+missing=()
+for pkg in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    # A mirror caught mid-sync fails one update now and then; try again before giving up.
+    $SUDO apt-get update -o Acquire::Retries=3 || $SUDO apt-get update -o Acquire::Retries=3
+    $SUDO apt-get install -y --no-install-recommends -o Acquire::Retries=3 "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+    echo "cargo not found: install the Rust toolchain (rustup) first" >&2
+    exit 1
+fi
