@@ -10,6 +10,7 @@ want=(
     ca-certificates
     gcc libc6-dev     # C parts of liblzma-sys / zstd-sys
     xz-utils zstd
+    python3           # the demo edits a tar to show a tampered artifact
 )
 if [[ "${1:-}" == "bench" ]]; then
     want+=(libdeflate-tools e2fsprogs time)
