@@ -4,13 +4,15 @@
 //!   from the input itself, so a failing disk (exit 3) is never mistaken for a bad artifact (exit 1).
 //! * [`ExactReader`] holds a tar member to its declared size: a member that ends early is an error
 //!   of its own ([`Truncated`]) instead of a silently short read.
-//! * [`HashingReader`] computes the SHA-256 of what flows through it.
+//! * [`HashWorker`] computes the SHA-256 of what flows through it on a second thread, so
+//!   hashing overlaps decompression.
 //!
 //! The adapters report through typed errors wrapped in `io::Error`, which decoders and the tar
 //! reader pass through unchanged; [`classify`] recovers them at the top of the pipeline.
 
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
@@ -206,41 +208,165 @@ impl<R: Read> Read for ExactReader<R> {
     }
 }
 
-/// Computes the SHA-256 and length of everything read through it.
+/// A SHA-256 worker thread, so hashing runs beside decompression instead of after it.
+///
+/// The reading side copies each chunk into one of a few recycled buffers and hands it over; the
+/// fixed number of buffers bounds memory and makes the reader wait when the hasher falls behind.
+/// Falls back to hashing inline when no thread can be started.
 #[derive(Debug)]
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    read: u64,
+pub struct HashWorker {
+    lane: Option<Lane>,
+    inline: Sha256,
 }
 
-impl<R: Read> HashingReader<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
+#[derive(Debug)]
+struct Lane {
+    work: mpsc::SyncSender<Job>,
+    spare: mpsc::Receiver<Vec<u8>>,
+    digests: mpsc::Receiver<Sha256Digest>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+enum Job {
+    Chunk(Vec<u8>),
+    Finish,
+}
+
+impl HashWorker {
+    /// Starts the worker thread.
+    pub fn start() -> Self {
+        let (work, jobs) = mpsc::sync_channel::<Job>(HASH_BUFFERS);
+        let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(HASH_BUFFERS);
+        let (digest_tx, digests) = mpsc::sync_channel::<Sha256Digest>(1);
+        for _ in 0..HASH_BUFFERS {
+            // Cannot fail: the channel has room for every buffer and the receiver is alive.
+            let _ = spare_tx.send(Vec::with_capacity(HASH_CHUNK));
+        }
+        let thread = std::thread::Builder::new()
+            .name("sha256".to_owned())
+            .spawn(move || {
+                let mut hasher = Sha256::new();
+                while let Ok(job) = jobs.recv() {
+                    match job {
+                        Job::Chunk(mut buf) => {
+                            hasher.update(&buf);
+                            buf.clear();
+                            if spare_tx.send(buf).is_err() {
+                                return;
+                            }
+                        }
+                        Job::Finish => {
+                            let digest: Sha256Digest = hasher.finalize_reset().into();
+                            if digest_tx.send(digest).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        let lane = thread.ok().map(|thread| Lane {
+            work,
+            spare,
+            digests,
+            thread: Some(thread),
+        });
         Self {
-            inner,
-            hasher: Sha256::new(),
-            read: 0,
+            lane,
+            inline: Sha256::new(),
         }
     }
 
-    /// The digest and byte count of what was read; the caller must compare it.
-    #[must_use]
-    pub fn finish(self) -> (Sha256Digest, u64) {
-        (self.hasher.finalize().into(), self.read)
+    fn update(&mut self, data: &[u8]) -> io::Result<()> {
+        let Some(lane) = &self.lane else {
+            self.inline.update(data);
+            return Ok(());
+        };
+        for piece in data.chunks(HASH_CHUNK) {
+            let mut buf = lane.spare.recv().map_err(|_| worker_gone())?;
+            buf.extend_from_slice(piece);
+            lane.work.send(Job::Chunk(buf)).map_err(|_| worker_gone())?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<Sha256Digest> {
+        let Some(lane) = &self.lane else {
+            return Ok(self.inline.finalize_reset().into());
+        };
+        lane.work.send(Job::Finish).map_err(|_| worker_gone())?;
+        lane.digests.recv().map_err(|_| worker_gone())
+    }
+
+    /// Wraps `inner` so everything read through it is hashed by this worker.
+    pub fn reader<R: Read>(&mut self, inner: R) -> WorkerHashingReader<'_, R> {
+        WorkerHashingReader {
+            inner,
+            worker: self,
+            read: 0,
+        }
     }
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl Drop for HashWorker {
+    fn drop(&mut self) {
+        if let Some(mut lane) = self.lane.take() {
+            let thread = lane.thread.take();
+            drop(lane);
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// A reader whose bytes are hashed on a [`HashWorker`]; see [`WorkerHashingReader::finish`].
+#[derive(Debug)]
+pub struct WorkerHashingReader<'w, R> {
+    inner: R,
+    worker: &'w mut HashWorker,
+    read: u64,
+}
+
+impl<R: Read> WorkerHashingReader<'_, R> {
+    /// The digest and byte count of what was read; the caller must compare it.
+    pub fn finish(self) -> io::Result<(Sha256Digest, u64)> {
+        Ok((self.worker.finish()?, self.read))
+    }
+}
+
+impl<R: Read> Read for WorkerHashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(data) = buf.get(..n) {
-            self.hasher.update(data);
+            self.worker.update(data)?;
         }
         self.read = self.read.saturating_add(n as u64);
         Ok(n)
     }
 }
+
+fn worker_gone() -> io::Error {
+    io::Error::other("the SHA-256 worker thread stopped")
+}
+
+/// Reads `reader` to its end and discards the bytes, through a large buffer.
+pub fn drain<R: Read + ?Sized>(reader: &mut R) -> io::Result<u64> {
+    let mut buf = vec![0u8; HASH_CHUNK];
+    let mut total = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Chunk size handed to the hash worker, and the drain buffer size.
+const HASH_CHUNK: usize = 256 * 1024;
+/// Chunks in flight to the hash worker.
+const HASH_BUFFERS: usize = 4;
 
 /// SHA-256 of a byte slice.
 pub fn sha256(data: &[u8]) -> Sha256Digest {
@@ -329,13 +455,16 @@ mod tests {
     }
 
     #[test]
-    fn hashing_reader_matches_one_shot_digest() {
-        let data = vec![7u8; 100_000];
-        let mut r = HashingReader::new(&data[..]);
-        io::copy(&mut r, &mut io::sink()).unwrap();
-        let (digest, len) = r.finish();
-        assert_eq!(len, 100_000);
-        assert_eq!(digest, sha256(&data));
+    fn worker_hashing_matches_one_shot_digest_across_files() {
+        let mut worker = HashWorker::start();
+        for len in [0usize, 1, 300_000, 1_000_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut r = worker.reader(&data[..]);
+            drain(&mut r).unwrap();
+            let (digest, n) = r.finish().unwrap();
+            assert_eq!(n, len as u64);
+            assert_eq!(digest, sha256(&data), "len {len}");
+        }
     }
 
     #[test]

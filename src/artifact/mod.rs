@@ -81,7 +81,7 @@ impl PayloadSink for DiscardSink {
     }
 
     fn file(&mut self, _: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError> {
-        io::copy(data, &mut io::sink())?;
+        aio::drain(data)?;
         Ok(())
     }
 }

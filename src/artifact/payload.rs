@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use super::compression::{self, Compression};
 use super::tar_rules;
 use super::{PayloadFileInfo, PayloadSink, ReadError, Rejection, VerifiedFile, compare, io_error};
-use crate::io::{ExactReader, HashingReader};
+use crate::io::{ExactReader, HashWorker, drain};
 use crate::limits::Limits;
 use crate::names;
 use crate::signature::VerifiedManifest;
@@ -37,6 +37,7 @@ pub(super) fn stream<R: Read>(
         })?;
     let mut archive = tar::Archive::new(decoder);
     let mut files: Vec<VerifiedFile> = Vec::new();
+    let mut hasher = HashWorker::start();
     {
         let entries = archive.entries().map_err(|e| io_error(name, e))?;
         for member in entries {
@@ -74,7 +75,7 @@ pub(super) fn stream<R: Read>(
                 name: file_name,
                 size,
             };
-            let mut data = LatchedReader::new(HashingReader::new(ExactReader::new(member, size)));
+            let mut data = LatchedReader::new(hasher.reader(ExactReader::new(member, size)));
             let handed = sink.file(&info, &mut data);
             // An error from our own adapters (truncation, corrupt stream, input failure) is
             // reported as such even when the sink passed it on as its own.
@@ -82,10 +83,10 @@ pub(super) fn stream<R: Read>(
                 return Err(io_error(&path, e));
             }
             handed.map_err(ReadError::Sink)?;
-            if let Err(e) = io::copy(&mut data, &mut io::sink()) {
+            if let Err(e) = drain(&mut data) {
                 return Err(io_error(&path, data.take_error().unwrap_or(e)));
             }
-            let (digest, _) = data.into_inner().finish();
+            let (digest, _) = data.into_inner().finish().map_err(|e| io_error(&path, e))?;
             compare(&path, expected, &digest)?;
             files.push(VerifiedFile {
                 name: info.name,
@@ -103,7 +104,7 @@ pub(super) fn stream<R: Read>(
         .into());
     }
     // The decoder reached its end; the container entry must have been consumed exactly.
-    let leftover = io::copy(&mut outer, &mut io::sink()).map_err(|e| io_error(name, e))?;
+    let leftover = drain(&mut outer).map_err(|e| io_error(name, e))?;
     if leftover != 0 {
         return Err(Rejection::Malformed {
             container: format!("'{name}'"),

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Benchmark: wall time, throughput and peak RSS of `artifact-gate validate` beside
+# `mender-artifact validate` and the two lower bounds on the same data — libdeflate-gunzip on the
+# compressed payload (the fastest inflate) and `openssl dgst -sha256` on the image — all in one
+# run, so the ratios compare like with like. Not a test: it prints figures for
+# docs/performance.md.
+#
+#   scripts/bench.sh [SIZES_MIB...]     default: 64 1024 2048
+#
+# Images are ext4 file systems filled with real files (mke2fs -d over a copy of /usr/lib), so
+# the payload compresses like a real root file system. Work files go to bench-work/ (kept
+# between runs; delete it to start afresh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+scripts/install-deps.sh bench
+cargo build --release --locked
+GATE=$ROOT/target/release/artifact-gate
+
+SIZES=("$@")
+((${#SIZES[@]})) || SIZES=(64 1024 2048)
+W=$ROOT/bench-work
+mkdir -p "$W"
+cd "$W"
+[[ -f key.pem ]] || openssl genrsa -traditional -out key.pem 3072 2>/dev/null
+[[ -f pub.pem ]] || openssl rsa -in key.pem -pubout -out pub.pem 2>/dev/null
+
+# Measures a command: prints "<seconds> <peak RSS KiB>".
+measure() {
+    /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >/dev/null 2>&1 || true
+    tail -1 "$W/time.out"
+}
+best_of() { # best_of N cmd... → fastest wall time and its RSS
+    local n=$1 best="" r
+    shift
+    for ((i = 0; i < n; i++)); do
+        r=$(measure "$@")
+        if [[ -z $best ]] || awk -v a="${r% *}" -v b="${best% *}" 'BEGIN{exit !(a<b)}'; then best=$r; fi
+    done
+    echo "$best"
+}
+
+make_image() { # size_mib → rootfs-<size>.img filled with real files
+    local size=$1 img=rootfs-$1.img
+    [[ -f $img ]] && return
+    local src=src-$size
+    rm -rf "$src"; mkdir -p "$src"
+    # Copy real files until the tree is ~90% of the image.
+    local budget=$((size * 1024 * 9 / 10)) used=0
+    while read -r kb path; do
+        ((used + kb > budget)) && break
+        mkdir -p "$src/$(dirname "$path")"
+        cp -a "$path" "$src/$path" 2>/dev/null || true
+        used=$((used + kb))
+    done < <(find /usr/lib /usr/share -xdev -type f -size +4k -printf '%k %p\n' 2>/dev/null | sort -k2)
+    mke2fs -q -F -t ext4 -d "$src" "$img" "${size}M" >/dev/null 2>&1
+    rm -rf "$src"
+}
+
+make_artifact() { # size compression → art-<size>-<compression>.mender
+    local size=$1 comp=$2 art=art-$1-$2.mender
+    [[ -f $art ]] && return
+    mender-artifact write rootfs-image -n bench-$size -t beaglebone -f rootfs-$size.img \
+        -k key.pem --compression "$comp" -o "$art" >/dev/null 2>&1
+}
+
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+mib_s() { awk -v b="$1" -v s="$2" 'BEGIN{ if (s<=0) s=0.01; printf "%.0f", b/1048576/s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b<=0) b=0.01; printf "%.2f", a/b }'; }
+
+echo "# artifact-gate benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
+echo "# artifact-gate $("$GATE" --version | cut -d' ' -f2), $(mender-artifact --version | head -1)"
+echo
+row "artifact" "tool" "wall s" "MiB/s (image)" "peak RSS MiB"
+row "---" "---" "---" "---" "---"
+for size in "${SIZES[@]}"; do
+    make_image "$size"
+    bytes=$(stat -c %s "rootfs-$size.img")
+    comps=(gzip)
+    [[ $size == 1024 ]] && comps=(gzip lzma none)
+    for comp in "${comps[@]}"; do
+        make_artifact "$size" "$comp"
+        art=art-$size-$comp.mender
+        label="$size MiB $comp"
+        g=$(best_of 3 "$GATE" validate -k pub.pem "$art")
+        m=$(best_of 1 mender-artifact validate -k pub.pem "$art")
+        row "$label" "artifact-gate validate" "${g% *}" "$(mib_s "$bytes" "${g% *}")" "$((${g#* } / 1024))"
+        row "$label" "mender-artifact validate" "${m% *}" "$(mib_s "$bytes" "${m% *}")" "$((${m#* } / 1024))"
+        if [[ $comp == gzip ]]; then
+            tar -xf "$art" data/0000.tar.gz
+            d=$(best_of 3 libdeflate-gunzip -c data/0000.tar.gz)
+            rm -rf data
+            row "$label" "libdeflate-gunzip (limit)" "${d% *}" "$(mib_s "$bytes" "${d% *}")" "$((${d#* } / 1024))"
+        fi
+        h=$(best_of 3 openssl dgst -sha256 "rootfs-$size.img")
+        row "$label" "openssl sha256 (limit)" "${h% *}" "$(mib_s "$bytes" "${h% *}")" "$((${h#* } / 1024))"
+        slower=${h% *}
+        [[ $comp == gzip ]] && slower=$(awk -v a="${d% *}" -v b="${h% *}" 'BEGIN{print (a>b)?a:b}')
+        echo "ratios $label: mender-artifact/artifact-gate = $(ratio "${m% *}" "${g% *}")x;" \
+            "artifact-gate/slower-limit = $(ratio "${g% *}" "$slower")" >>ratios.txt
+    done
+done
+echo
+cat ratios.txt
+rm -f ratios.txt
