@@ -223,3 +223,24 @@ fn device_type_match() {
         .valid();
     }
 }
+
+#[test]
+fn header_json_keys_are_case_insensitive() {
+    // Both Mender clients match header JSON keys case-insensitively (spec §5.2).
+    let mut art = Art::open("mod-none.mender");
+    let mut members = crate::fixtures::untar(art.get("header.tar"));
+    for m in &mut members {
+        let text = String::from_utf8(m.data.clone()).unwrap();
+        m.data = text
+            .replace("\"payloads\"", "\"Payloads\"")
+            .replace("\"artifact_provides\"", "\"ARTIFACT_PROVIDES\"")
+            .replace("\"type\"", "\"Type\"")
+            .into_bytes();
+    }
+    let header = crate::fixtures::tar(&members, Dialect::Ustar);
+    art.set("header.tar", header.clone());
+    art.rehash("header.tar", &header, Signer::Rsa("rsa.key"));
+    let v = Scratch::new().validate(&art.bytes(), "rsa.pub");
+    v.valid();
+    assert!(v.stdout.contains("'mod-none' (single-file"), "{}", v.stdout);
+}

@@ -16,4 +16,5 @@ mod attacks;
 mod cli;
 mod differential;
 mod fixtures;
+mod large;
 mod streaming;

@@ -1,0 +1,117 @@
+//! A payload member over 8 GiB, streamed from a generator (nothing touches the disk): its size
+//! lives in a PAX record inside the payload tar and in a GNU base-256 field in the outer tar,
+//! the two encodings Go's tar writer falls back to for large images (spec §1.3).
+
+use std::io::{Cursor, Read};
+
+use base64::Engine;
+use sha2::Digest;
+
+use artifact_gate::artifact::{self, DiscardSink, ReadOptions};
+use artifact_gate::config;
+use artifact_gate::limits::Limits;
+use artifact_gate::policy::DeviceFacts;
+use artifact_gate::signature::SignaturePolicy;
+
+use crate::fixtures::{Art, Signer, fx, sha256_hex, sign};
+
+const BIG: u64 = 8 * 1024 * 1024 * 1024 + 1;
+
+fn member_header(name: &str, size: u64, gnu: bool) -> Vec<u8> {
+    let mut h = if gnu {
+        tar::Header::new_gnu()
+    } else {
+        tar::Header::new_ustar()
+    };
+    h.set_path(name).unwrap();
+    h.set_size(size);
+    h.set_mode(0o600);
+    h.set_mtime(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+fn padded(mut data: Vec<u8>) -> Vec<u8> {
+    let rem = data.len() % 512;
+    if rem != 0 {
+        data.resize(data.len() + 512 - rem, 0);
+    }
+    data
+}
+
+fn small_member(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = member_header(name, data.len() as u64, false);
+    out.extend(padded(data.to_vec()));
+    out
+}
+
+fn zeros_digest(len: u64) -> String {
+    let mut h = sha2::Sha256::new();
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        h.update(&chunk[..n]);
+        left -= n as u64;
+    }
+    hex::encode(h.finalize())
+}
+
+#[test]
+fn payload_member_larger_than_8_gib() {
+    let base = Art::open("mod-none.mender");
+    let version = base.get("version").to_vec();
+    let header = base.get("header.tar").to_vec();
+    let manifest = format!(
+        "{}  data/0000/big.img\n{}  header.tar\n{}  version\n",
+        zeros_digest(BIG),
+        sha256_hex(&header),
+        sha256_hex(&version)
+    );
+    let sig = base64::engine::general_purpose::STANDARD
+        .encode(sign(manifest.as_bytes(), Signer::Rsa("rsa.key")));
+
+    // The payload tar: a PAX 'x' record carrying the size, then the member, then the end.
+    let record = {
+        let body = format!(" size={BIG}\n");
+        let len = body.len() + 2;
+        format!("{len}{body}")
+    };
+    let mut pax = tar::Header::new_ustar();
+    pax.set_path("PaxHeaders/big.img").unwrap();
+    pax.set_entry_type(tar::EntryType::XHeader);
+    pax.set_size(record.len() as u64);
+    pax.set_mode(0o600);
+    pax.set_cksum();
+    let mut inner_head = pax.as_bytes().to_vec();
+    inner_head.extend(padded(record.into_bytes()));
+    inner_head.extend(member_header("big.img", 0, false));
+    let inner_tail_len = (512 - BIG % 512) % 512 + 1024;
+    let inner_len = inner_head.len() as u64 + BIG + inner_tail_len;
+
+    let mut prefix = small_member("version", &version);
+    prefix.extend(small_member("manifest", manifest.as_bytes()));
+    prefix.extend(small_member("manifest.sig", sig.as_bytes()));
+    prefix.extend(small_member("header.tar", &header));
+    prefix.extend(member_header("data/0000.tar", inner_len, true));
+    prefix.extend(&inner_head);
+    let outer_pad = (512 - inner_len % 512) % 512;
+    let suffix = vec![0u8; (inner_tail_len + outer_pad + 1024) as usize];
+
+    let stream = Cursor::new(prefix)
+        .chain(std::io::repeat(0).take(BIG))
+        .chain(Cursor::new(suffix));
+    let ring = config::load_keys(&[fx().path("rsa.pub").to_str().unwrap().to_owned()])
+        .unwrap()
+        .unwrap();
+    let options = ReadOptions {
+        signature: SignaturePolicy::Required(ring),
+        device: DeviceFacts::default(),
+        limits: Limits::default(),
+    };
+    let verified = artifact::read_artifact(stream, &options, &mut DiscardSink).unwrap();
+    assert_eq!(verified.files.len(), 1);
+    assert_eq!(verified.files[0].name, "big.img");
+    assert_eq!(verified.files[0].size, BIG);
+}
