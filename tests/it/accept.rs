@@ -244,3 +244,45 @@ fn header_json_keys_are_case_insensitive() {
     v.valid();
     assert!(v.stdout.contains("'mod-none' (single-file"), "{}", v.stdout);
 }
+
+#[test]
+fn zstd_compressed_header_and_payload() {
+    // Debian's mender-artifact 3.9.0 cannot write zstd; recompress its gzip output instead.
+    let mut art = Art::open("mod-rsa.mender");
+    let header = crate::fixtures::gunzip(art.get("header.tar.gz"));
+    let data = crate::fixtures::gunzip(art.get("data/0000.tar.gz"));
+    let header_zst = zstd::encode_all(&header[..], 3).unwrap();
+    let data_zst = zstd::encode_all(&data[..], 3).unwrap();
+    art.set("header.tar.gz", header_zst.clone())
+        .rename("header.tar.gz", "header.tar.zst")
+        .set("data/0000.tar.gz", data_zst)
+        .rename("data/0000.tar.gz", "data/0000.tar.zst");
+    let manifest: String = art
+        .manifest()
+        .lines()
+        .map(|l| {
+            if l.ends_with("  header.tar.gz") {
+                format!(
+                    "{}  header.tar.zst\n",
+                    crate::fixtures::sha256_hex(&header_zst)
+                )
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    art.set_manifest(&manifest, Signer::Rsa("rsa.key"));
+    let s = Scratch::new();
+    let path = s.write("zst.mender", &art.bytes());
+    let v = s.run(&[
+        "read",
+        "--json",
+        "-k",
+        fx().path("rsa.pub").to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let json: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+    assert_eq!(json["compression"], "zstd");
+    assert_eq!(json["payload"]["files"].as_array().unwrap().len(), 2);
+}
