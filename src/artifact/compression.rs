@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::io::{self, BufReader, Cursor, Read};
+use std::sync::mpsc;
 
 /// A compression format an artifact member may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,48 +87,256 @@ pub fn open<'a, R: Read + 'a>(
     named: Compression,
     max_xz_memory: u64,
 ) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
-    let mut magic = [0u8; 6];
-    let mut got = 0;
-    while got < magic.len() {
-        let n = match reader.read(magic.get_mut(got..).unwrap_or_default()) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let head = magic.get(..got).unwrap_or_default().to_vec();
+    let head = read_magic(&mut reader)?;
     let found = Compression::sniff(&head);
     if found != named {
         return Ok(Err(SuffixMismatch { named, found }));
     }
-    let whole = Cursor::new(head).chain(reader);
-    let decoder: Box<dyn Read + 'a> = match named {
-        Compression::None => Box::new(whole),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(
-            BufReader::with_capacity(BUF_SIZE, whole),
-        )),
+    let decoder = decoder(Cursor::new(head).chain(reader), named, max_xz_memory)?;
+    Ok(Ok(Box::new(decoder)))
+}
+
+/// Like [`open`], but decompresses on a worker thread, so inflating overlaps with reading the
+/// tar stream and hashing on the calling thread.
+///
+/// The calling thread still does every read from `reader` (the outer tar is not `Send`); it
+/// hands compressed chunks to the worker and takes decompressed chunks back, through channels
+/// of fixed depth, so memory stays bounded. Falls back to [`open`] for uncompressed data or
+/// when no thread can be started.
+pub fn open_pipelined<'a, R: Read + 'a>(
+    mut reader: R,
+    named: Compression,
+    max_xz_memory: u64,
+) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
+    let head = read_magic(&mut reader)?;
+    let found = Compression::sniff(&head);
+    if found != named {
+        return Ok(Err(SuffixMismatch { named, found }));
+    }
+    if named == Compression::None {
+        return Ok(Ok(Box::new(Cursor::new(head).chain(reader))));
+    }
+    let (compressed_tx, compressed_rx) = mpsc::sync_channel::<Vec<u8>>(PIPE_DEPTH);
+    let (plain_tx, plain_rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
+    let worker = std::thread::Builder::new()
+        .name("inflate".to_owned())
+        .spawn(move || {
+            let input = Cursor::new(head).chain(ChannelReader {
+                rx: compressed_rx,
+                chunk: Cursor::new(Vec::new()),
+            });
+            let mut decoder = match decoder(input, named, max_xz_memory) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = plain_tx.send(Err(e));
+                    return;
+                }
+            };
+            loop {
+                let mut chunk = vec![0u8; PIPE_CHUNK];
+                match read_full(&mut decoder, &mut chunk) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        if plain_tx.send(Ok(chunk)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = plain_tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        })?;
+    Ok(Ok(Box::new(Pipeline {
+        source: reader,
+        to_worker: Some(compressed_tx),
+        pending: None,
+        from_worker: Some(plain_rx),
+        current: Cursor::new(Vec::new()),
+        worker: Some(worker),
+    })))
+}
+
+fn read_magic<R: Read>(reader: &mut R) -> io::Result<Vec<u8>> {
+    let mut magic = [0u8; 6];
+    let got = read_full(reader, &mut magic)?;
+    Ok(magic.get(..got).unwrap_or_default().to_vec())
+}
+
+/// Reads until `buf` is full or the end; returns the count.
+fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(buf.get_mut(got..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn decoder<R: Read>(
+    whole: R,
+    named: Compression,
+    max_xz_memory: u64,
+) -> io::Result<Decoder<BufReader<R>>> {
+    let buffered = BufReader::with_capacity(BUF_SIZE, whole);
+    Ok(match named {
+        Compression::None => Decoder::Plain(buffered),
+        Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(buffered)),
         Compression::Xz => {
             let stream = liblzma::stream::Stream::new_stream_decoder(
                 max_xz_memory,
                 liblzma::stream::CONCATENATED,
             )
             .map_err(io::Error::other)?;
-            Box::new(liblzma::bufread::XzDecoder::new_stream(
-                BufReader::with_capacity(BUF_SIZE, whole),
-                stream,
-            ))
+            Decoder::Xz(liblzma::bufread::XzDecoder::new_stream(buffered, stream))
         }
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(
-            BufReader::with_capacity(BUF_SIZE, whole),
-        )?),
-    };
-    Ok(Ok(decoder))
+        Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::with_buffer(buffered)?),
+    })
 }
 
+/// One decoder per format, so the choice is made once, not per read.
+enum Decoder<R: io::BufRead> {
+    Plain(R),
+    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    Xz(liblzma::bufread::XzDecoder<R>),
+    Zstd(zstd::stream::read::Decoder<'static, R>),
+}
+
+impl<R: io::BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(r) => r.read(buf),
+            Self::Gzip(r) => r.read(buf),
+            Self::Xz(r) => r.read(buf),
+            Self::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+/// The worker's input: compressed chunks from the calling thread; the end when it hangs up.
+struct ChannelReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    chunk: Cursor<Vec<u8>>,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.chunk.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            match self.rx.recv() {
+                Ok(next) => self.chunk = Cursor::new(next),
+                Err(_) => return Ok(0),
+            }
+        }
+    }
+}
+
+/// The calling thread's side of [`open_pipelined`].
+struct Pipeline<R> {
+    source: R,
+    to_worker: Option<mpsc::SyncSender<Vec<u8>>>,
+    pending: Option<Vec<u8>>,
+    from_worker: Option<mpsc::Receiver<io::Result<Vec<u8>>>>,
+    current: Cursor<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<R: Read> Pipeline<R> {
+    /// Moves compressed data towards the worker without blocking; `false` when it cannot
+    /// (the channel is full or the source is exhausted).
+    fn pump(&mut self) -> io::Result<bool> {
+        let Some(tx) = &self.to_worker else {
+            return Ok(false);
+        };
+        let chunk = match self.pending.take() {
+            Some(chunk) => chunk,
+            None => {
+                let mut chunk = vec![0u8; PIPE_CHUNK];
+                let n = read_full(&mut self.source, &mut chunk)?;
+                if n == 0 {
+                    // Hanging up tells the worker the compressed stream has ended.
+                    self.to_worker = None;
+                    return Ok(true);
+                }
+                chunk.truncate(n);
+                chunk
+            }
+        };
+        match tx.try_send(chunk) {
+            Ok(()) => Ok(true),
+            Err(mpsc::TrySendError::Full(chunk)) => {
+                self.pending = Some(chunk);
+                Ok(false)
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                // The worker stopped (end of stream or an error it has queued for us).
+                self.to_worker = None;
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Pipeline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let polled = match &self.from_worker {
+                None => return Ok(0),
+                Some(rx) => rx.try_recv(),
+            };
+            let next = match polled {
+                Ok(next) => next,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.from_worker = None;
+                    return Ok(0);
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    if self.pump()? {
+                        continue;
+                    }
+                    // The worker has all it can take (or all there is): wait for its output.
+                    match self.from_worker.as_ref().map(mpsc::Receiver::recv) {
+                        Some(Ok(next)) => next,
+                        _ => {
+                            self.from_worker = None;
+                            return Ok(0);
+                        }
+                    }
+                }
+            };
+            self.current = Cursor::new(next?);
+        }
+    }
+}
+
+impl<R> Drop for Pipeline<R> {
+    fn drop(&mut self) {
+        // Hang up both channels first, so a worker blocked on either one wakes and exits.
+        self.to_worker = None;
+        self.from_worker = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Bytes per chunk between the calling thread and the inflate worker.
+const PIPE_CHUNK: usize = 256 * 1024;
+/// Chunks queued in each direction.
+const PIPE_DEPTH: usize = 4;
 const BUF_SIZE: usize = 64 * 1024;
 
 #[cfg(test)]
@@ -190,6 +399,31 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(lie.found, Compression::Gzip);
+    }
+
+    #[test]
+    fn pipelined_decoding_matches_and_reports_errors() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut out = Vec::new();
+        open_pipelined(&gz[..], Compression::Gzip, 1 << 27)
+            .unwrap()
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, data);
+
+        let mut corrupt = gz.clone();
+        let mid = corrupt.len() / 2;
+        corrupt.truncate(mid);
+        let mut out = Vec::new();
+        let result = open_pipelined(&corrupt[..], Compression::Gzip, 1 << 27)
+            .unwrap()
+            .unwrap()
+            .read_to_end(&mut out);
+        assert!(result.is_err(), "a truncated stream must not end quietly");
     }
 
     #[test]
