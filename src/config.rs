@@ -213,7 +213,7 @@ impl MenderConfig {
     }
 
     fn merge_file(&mut self, path: &Path, required: bool) -> Result<(), ConfigError> {
-        let text = match std::fs::read(path) {
+        let text = match read_small_file(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -265,7 +265,7 @@ fn non_empty(path: &Path, key: &'static str, value: &str) -> Result<String, Conf
 pub fn load_keys(paths: &[String]) -> Result<Option<KeyRing>, ConfigError> {
     let mut keys = Vec::with_capacity(paths.len());
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::KeyRead {
+        let bytes = read_small_file(Path::new(path)).map_err(|source| ConfigError::KeyRead {
             path: path.clone(),
             source,
         })?;
@@ -298,15 +298,39 @@ pub fn read_device_type(paths: &MenderPaths, config: &MenderConfig) -> Result<St
         }
         None => paths.datastore_dir.join("device_type"),
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::DeviceType {
-        path: path.clone(),
-        problem: e.to_string(),
-    })?;
+    let text = read_small_file(&path)
+        .and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })
+        .map_err(|e| ConfigError::DeviceType {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
     parse_device_type(&text).map_err(|problem| ConfigError::DeviceType {
         path,
         problem: problem.to_owned(),
     })
 }
+
+/// Reads a configuration, key or device-type file, refusing anything over [`MAX_SMALL_FILE`]
+/// (a path pointing at a device or a FIFO must not make us read forever).
+fn read_small_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SMALL_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SMALL_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("file is larger than {MAX_SMALL_FILE} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Largest configuration, key or device-type file read.
+const MAX_SMALL_FILE: u64 = 1024 * 1024;
 
 /// Parses the `device_type` file's text.
 pub fn parse_device_type(text: &str) -> Result<String, &'static str> {

@@ -356,11 +356,12 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
             return Err(Rejection::Augmented(name).into());
         }
         if !is_header_name(&name) {
-            return Err(Rejection::UnexpectedEntry {
-                found: name,
-                expected: "'manifest.sig' or 'header.tar[.gz|.xz|.zst]'",
-            }
-            .into());
+            let expected = if signature.is_some() {
+                "'header.tar[.gz|.xz|.zst]' after 'manifest.sig'"
+            } else {
+                "'manifest.sig' or 'header.tar[.gz|.xz|.zst]' after 'manifest'"
+            };
+            return Err(self.misplaced(name, expected).into());
         }
 
         // The trust decision comes before any header or payload byte is used (spec §7.3).

@@ -344,6 +344,14 @@ fn zero_padding_after_the_end_is_fine() {
 }
 
 #[test]
+fn signature_twice() {
+    let mut art = plain();
+    let sig = art.get("manifest.sig").to_vec();
+    art.insert_after("manifest.sig", Member::file("manifest.sig", &sig));
+    rejected(&art, "entry 'manifest.sig' appears twice");
+}
+
+#[test]
 fn reordered_entries() {
     let mut art = plain();
     art.members.swap(1, 2); // manifest.sig before manifest

@@ -191,6 +191,10 @@ fn fail_closed_on_bad_configuration() {
             "not a public key or certificate",
         ),
         ("[]".into(), "must hold a JSON object"),
+        (
+            r#"{"ArtifactVerifyKey": "/dev/zero"}"#.into(),
+            "file is larger than 1048576 bytes",
+        ),
     ];
     for (json, why) in cases {
         let s = Scratch::new();
