@@ -87,11 +87,10 @@ pub fn open<'a, R: Read + 'a>(
     named: Compression,
     max_xz_memory: u64,
 ) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
-    let head = read_magic(&mut reader)?;
-    let found = Compression::sniff(&head);
-    if found != named {
-        return Ok(Err(SuffixMismatch { named, found }));
-    }
+    let head = match checked_magic(&mut reader, named)? {
+        Ok(head) => head,
+        Err(lie) => return Ok(Err(lie)),
+    };
     let decoder = decoder(Cursor::new(head).chain(reader), named, max_xz_memory)?;
     Ok(Ok(Box::new(decoder)))
 }
@@ -108,11 +107,10 @@ pub fn open_pipelined<'a, R: Read + 'a>(
     named: Compression,
     max_xz_memory: u64,
 ) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
-    let head = read_magic(&mut reader)?;
-    let found = Compression::sniff(&head);
-    if found != named {
-        return Ok(Err(SuffixMismatch { named, found }));
-    }
+    let head = match checked_magic(&mut reader, named)? {
+        Ok(head) => head,
+        Err(lie) => return Ok(Err(lie)),
+    };
     if named == Compression::None {
         return Ok(Ok(Box::new(Cursor::new(head).chain(reader))));
     }
@@ -159,10 +157,20 @@ pub fn open_pipelined<'a, R: Read + 'a>(
     })))
 }
 
-fn read_magic<R: Read>(reader: &mut R) -> io::Result<Vec<u8>> {
+/// Reads the first bytes and checks them against the name's promise; returns them for replay.
+fn checked_magic<R: Read>(
+    reader: &mut R,
+    named: Compression,
+) -> io::Result<Result<Vec<u8>, SuffixMismatch>> {
     let mut magic = [0u8; 6];
     let got = read_full(reader, &mut magic)?;
-    Ok(magic.get(..got).unwrap_or_default().to_vec())
+    let head = magic.get(..got).unwrap_or_default().to_vec();
+    let found = Compression::sniff(&head);
+    Ok(if found == named {
+        Ok(head)
+    } else {
+        Err(SuffixMismatch { named, found })
+    })
 }
 
 /// Reads until `buf` is full or the end; returns the count.

@@ -420,28 +420,10 @@ pub fn sign(manifest: &[u8], signer: Signer<'_>) -> Vec<u8> {
             ],
             manifest.to_vec(),
         ),
-        Signer::Ed25519(k) => (
-            vec![
-                "pkeyutl".into(),
-                "-sign".into(),
-                "-rawin".into(),
-                "-inkey".into(),
-                key(k),
-            ],
-            manifest.to_vec(),
-        ),
+        Signer::Ed25519(k) => (ed_sign(key(k)), manifest.to_vec()),
         Signer::Ed25519Digest(k) => {
             use sha2::Digest;
-            (
-                vec![
-                    "pkeyutl".into(),
-                    "-sign".into(),
-                    "-rawin".into(),
-                    "-inkey".into(),
-                    key(k),
-                ],
-                sha2::Sha256::digest(manifest).to_vec(),
-            )
+            (ed_sign(key(k)), sha2::Sha256::digest(manifest).to_vec())
         }
     };
     std::fs::write(&msg, &input).unwrap();
@@ -464,6 +446,14 @@ pub fn sign(manifest: &[u8], signer: Signer<'_>) -> Vec<u8> {
         return parsed.to_bytes().to_vec();
     }
     sig
+}
+
+fn ed_sign(key: String) -> Vec<String> {
+    ["pkeyutl", "-sign", "-rawin", "-inkey"]
+        .into_iter()
+        .map(String::from)
+        .chain([key])
+        .collect()
 }
 
 /// An artifact opened up for surgery.
