@@ -506,3 +506,96 @@ fn device_type_mismatch() {
         "artifact is for device types [\"beaglebone\"], not for 'raspberrypi4'",
     );
 }
+
+/// Rewrites one header member of the plain artifact, then re-signs the manifest.
+fn with_header_member(name: &str, f: impl FnOnce(String) -> String) -> Art {
+    let mut art = plain();
+    let mut members = header(&art);
+    edit_file(&mut members, name, |d| {
+        *d = f(String::from_utf8(d.clone()).unwrap()).into_bytes();
+    });
+    let new_header = tar(&members, Dialect::Ustar);
+    art.set("header.tar", new_header.clone());
+    art.rehash("header.tar", &new_header, SIGNER);
+    art
+}
+
+#[test]
+fn payload_type_that_escapes_the_module_directory() {
+    // MEN-9027: the payload type names the Update Module to run.
+    let art = with_header_member("header-info", |t| {
+        t.replace("\"single-file\"", "\"../../bin/sh\"")
+    });
+    rejected(
+        &art,
+        "payload type \"../../bin/sh\" is not a valid module name",
+    );
+}
+
+#[test]
+fn payload_count_mismatches() {
+    // MEN-9098: header-info's payload list against the one type-info.
+    let art = with_header_member("header-info", |t| {
+        t.replace("[{\"type\":\"single-file\"}]", "[]")
+    });
+    rejected(&art, "field 'payloads' is empty");
+    let art = with_header_member("header-info", |t| {
+        t.replace(
+            "[{\"type\":\"single-file\"}]",
+            "[{\"type\":\"single-file\"},{\"type\":\"single-file\"}]",
+        )
+    });
+    rejected(&art, "lists 2 payloads; only one is supported");
+    let mut art = plain();
+    let mut members = header(&art);
+    let type_info = members
+        .iter()
+        .find(|m| m.name == "headers/0000/type-info")
+        .unwrap()
+        .clone();
+    members.push(Member {
+        name: "headers/0001/type-info".into(),
+        ..type_info
+    });
+    let new_header = tar(&members, Dialect::Ustar);
+    art.set("header.tar", new_header.clone());
+    art.rehash("header.tar", &new_header, SIGNER);
+    rejected(&art, "describes a second payload");
+}
+
+#[test]
+fn ecdsa_signatures_of_wrong_lengths_and_byte_order() {
+    // MEN-9055: lengths around the raw 64 bytes and broken DER must be refused cleanly.
+    let mut art = plain();
+    art.resign(Signer::EcdsaRaw("ec.key"));
+    let good = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        art.get("manifest.sig"),
+    )
+    .unwrap();
+    let mut variants: Vec<(String, Vec<u8>)> = Vec::new();
+    for len in [63usize, 65, 69, 73] {
+        let mut sig = good.clone();
+        sig.resize(len, 0x01);
+        variants.push((format!("{len} bytes"), sig));
+    }
+    let mut der = crate::fixtures::sign(art.get("manifest"), Signer::EcdsaDer("ec.key"));
+    der[1] = der[1].wrapping_add(1); // wrong outer length
+    variants.push(("malformed DER".into(), der));
+    let mut reversed = good.clone();
+    reversed[..32].reverse();
+    reversed[32..].reverse();
+    variants.push(("little-endian r||s".into(), reversed));
+    for (what, sig) in variants {
+        let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &sig);
+        art.set("manifest.sig", text.into_bytes());
+        let v = Scratch::new().validate(&art.bytes(), "ec.pub");
+        assert_eq!(v.code, 1, "{what}: {}", v.stderr);
+        assert!(
+            v.stderr.contains("not a P-256 ECDSA signature")
+                || v.stderr.contains("ECDSA P-256 signature does not match"),
+            "{what}: {}",
+            v.stderr
+        );
+    }
+}
