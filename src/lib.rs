@@ -23,5 +23,7 @@ pub mod io;
 pub mod limits;
 pub mod manifest;
 pub mod names;
+pub mod persist;
 pub mod policy;
+pub mod provides;
 pub mod signature;

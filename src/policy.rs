@@ -7,6 +7,7 @@
 use thiserror::Error;
 
 use crate::artifact::CheckedHeader;
+use crate::provides::Provides;
 
 /// Why an artifact does not fit the device.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -19,6 +20,44 @@ pub enum PolicyError {
         /// The artifact's list.
         supported: Vec<String>,
     },
+}
+
+/// An `artifact_depends` the device does not satisfy.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("artifact depends on {key} being one of {wanted:?}; the device has {}", found.as_deref().map_or("none".to_owned(), |f| format!("{f:?}")))]
+pub struct DependsError {
+    /// The provides key.
+    pub key: String,
+    /// Acceptable values.
+    pub wanted: Vec<String>,
+    /// What the device has.
+    pub found: Option<String>,
+}
+
+/// Checks every `artifact_depends` of `header` against the device's `provides` (spec §7.5):
+/// header-info `artifact_name` and `artifact_group` lists, then each type-info depends. A key
+/// the device does not provide fails the check.
+pub fn check_depends(header: &CheckedHeader, provides: &Provides) -> Result<(), DependsError> {
+    let lists = [
+        ("artifact_name", &header.depends_artifact_name),
+        ("artifact_group", &header.depends_artifact_group),
+    ];
+    let header_info = lists
+        .into_iter()
+        .filter(|(_, wanted)| !wanted.is_empty())
+        .map(|(key, wanted)| (key.to_owned(), wanted.clone()));
+    let type_info = header.depends.iter().map(|(k, v)| (k.clone(), v.clone()));
+    for (key, wanted) in header_info.chain(type_info) {
+        let found = provides.get(&key);
+        if !found.is_some_and(|f| wanted.iter().any(|w| w == f)) {
+            return Err(DependsError {
+                key,
+                wanted,
+                found: found.map(str::to_owned),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What is known about the target device.
@@ -39,4 +78,101 @@ pub fn check(header: &CheckedHeader, device: &DeviceFacts) -> Result<(), PolicyE
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::PayloadType;
+
+    fn header() -> CheckedHeader {
+        CheckedHeader {
+            payload_type: PayloadType::Named("rootfs-image".into()),
+            artifact_name: "release-2".into(),
+            artifact_group: None,
+            device_types: vec!["beaglebone".into()],
+            depends_artifact_name: Vec::new(),
+            depends_artifact_group: Vec::new(),
+            provides: [("rootfs-image.version".to_owned(), "release-2".to_owned())].into(),
+            depends: Default::default(),
+            clears_provides: Some(vec!["rootfs-image.*".into()]),
+            meta_data: None,
+            scripts: Vec::new(),
+            raw_header_info: Vec::new(),
+            raw_type_info: Vec::new(),
+        }
+    }
+
+    fn device() -> Provides {
+        Provides {
+            artifact_name: Some("release-1".into()),
+            artifact_group: Some("stable".into()),
+            values: [
+                ("rootfs-image.version".to_owned(), "release-1".to_owned()),
+                ("rootfs-image.checksum".to_owned(), "abc".to_owned()),
+                ("app.version".to_owned(), "7".to_owned()),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn device_type_must_be_listed() {
+        let facts = DeviceFacts {
+            device_type: Some("raspberrypi4".into()),
+        };
+        assert!(matches!(
+            check(&header(), &facts),
+            Err(PolicyError::IncompatibleDevice { .. })
+        ));
+        assert_eq!(check(&header(), &DeviceFacts::default()), Ok(()));
+    }
+
+    #[test]
+    fn depends_on_name_group_and_type_info_keys() {
+        let mut h = header();
+        assert_eq!(check_depends(&h, &device()), Ok(()));
+        h.depends_artifact_name = vec!["release-0".into(), "release-1".into()];
+        assert_eq!(check_depends(&h, &device()), Ok(()));
+        h.depends_artifact_group = vec!["beta".into()];
+        let err = check_depends(&h, &device()).unwrap_err();
+        assert_eq!(err.key, "artifact_group");
+        assert_eq!(err.found.as_deref(), Some("stable"));
+        h.depends_artifact_group.clear();
+        h.depends.insert("app.version".into(), vec!["8".into()]);
+        assert_eq!(check_depends(&h, &device()).unwrap_err().key, "app.version");
+        h.depends.insert("app.version".into(), vec!["7".into()]);
+        h.depends.insert("bootloader".into(), vec!["2".into()]);
+        let err = check_depends(&h, &device()).unwrap_err();
+        assert_eq!((err.key.as_str(), err.found), ("bootloader", None));
+    }
+
+    #[test]
+    fn commit_applies_clears_then_provides() {
+        let after = device().after_commit(&header());
+        assert_eq!(after.artifact_name.as_deref(), Some("release-2"));
+        // The group is kept: the artifact does not clear it.
+        assert_eq!(after.artifact_group.as_deref(), Some("stable"));
+        assert_eq!(after.get("rootfs-image.version"), Some("release-2"));
+        assert_eq!(
+            after.get("rootfs-image.checksum"),
+            None,
+            "cleared by rootfs-image.*"
+        );
+        assert_eq!(
+            after.get("app.version"),
+            Some("7"),
+            "not matched by any clears glob"
+        );
+
+        let mut no_clears = header();
+        no_clears.clears_provides = None;
+        let after = device().after_commit(&no_clears);
+        assert_eq!(
+            after.get("app.version"),
+            None,
+            "no clears list replaces everything"
+        );
+        assert_eq!(after.artifact_group, None);
+    }
 }
