@@ -10,6 +10,7 @@ want=(
     ca-certificates
     gcc libc6-dev     # C parts of liblzma-sys / zstd-sys
     xz-utils zstd
+    mender-client     # the real Update Modules (single-file, directory, script) the tests drive
     python3           # the demo edits a tar to show a tampered artifact
 )
 if [[ "${1:-}" == "bench" ]]; then

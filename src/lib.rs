@@ -19,6 +19,7 @@ pub mod artifact;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod install;
 pub mod io;
 pub mod limits;
 pub mod manifest;

@@ -17,4 +17,5 @@ mod cli;
 mod differential;
 mod fixtures;
 mod large;
+mod modules;
 mod streaming;

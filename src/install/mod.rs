@@ -1,0 +1,6 @@
+//! The install step: what happens to a verified payload (issue #3, in progress).
+//!
+//! So far: the Update Module v3 file tree and state calls ([`module`]). Streaming a payload into
+//! a module, A/B rootfs writes and the `install`/`commit`/`rollback` commands build on these.
+
+pub mod module;
