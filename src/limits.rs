@@ -25,6 +25,8 @@ pub struct Limits {
     pub max_payload_files: usize,
     /// Longest entry or file name, in bytes.
     pub max_name_len: usize,
+    /// Largest tar extension record (PAX header, GNU long name), which the tar reader buffers.
+    pub max_tar_extension: u64,
     /// Memory the xz decoder may use; mender-artifact's `lzma` compressor uses a 64 MiB dictionary.
     pub max_xz_memory: u64,
     /// Largest artifact, counted over the raw input stream.
@@ -42,6 +44,7 @@ impl Default for Limits {
             max_header_members: 1024,
             max_payload_files: 10_000,
             max_name_len: 255,
+            max_tar_extension: 64 * KIB,
             max_xz_memory: 128 * MIB,
             max_artifact: 64 * GIB,
         }

@@ -310,7 +310,10 @@ fn read_members<R: Read>(
         IoClass::Truncated { .. } => HeaderError::Malformed("unexpected end of data".to_owned()),
         other => HeaderError::Malformed(format!("{other:?}")),
     };
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(tar_rules::ExtensionGuard::new(
+        reader,
+        limits.max_tar_extension,
+    ));
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total = 0u64;
     {

@@ -29,6 +29,8 @@ pub use compression::Compression;
 pub use header::{CheckedHeader, HeaderError, PayloadType};
 pub use tar_rules::{EntryNameError, TarEnd};
 
+use tar_rules::ExtensionGuard;
+
 use crate::io::{self as aio, IoClass, Sha256Digest, SourceReader};
 use crate::limits::Limits;
 use crate::manifest::is_header_name;
@@ -287,7 +289,8 @@ pub fn read_artifact<R: Read>(
     sink: &mut dyn PayloadSink,
 ) -> Result<VerifiedArtifact, ReadError> {
     let limits = &options.limits;
-    let mut archive = tar::Archive::new(SourceReader::new(input, limits.max_artifact));
+    let source = SourceReader::new(input, limits.max_artifact);
+    let mut archive = tar::Archive::new(ExtensionGuard::new(source, limits.max_tar_extension));
     let outcome = {
         let mut entries = archive.entries().map_err(|e| io_error("artifact", e))?;
         let mut reader = Outer {
@@ -298,7 +301,7 @@ pub fn read_artifact<R: Read>(
         reader.run(options, sink)?
     };
     let rest = archive.into_inner();
-    let bytes_before_end = rest.bytes_read();
+    let bytes_before_end = rest.get_ref().bytes_read();
     match tar_rules::finish(rest).map_err(|e| io_error("artifact", e))? {
         Ok(()) => {}
         Err(end) => {
@@ -320,13 +323,16 @@ pub fn read_artifact<R: Read>(
     })
 }
 
+/// The raw input as the outer tar reader sees it.
+type Source<R> = ExtensionGuard<SourceReader<R>>;
+
 /// An outer entry with its checked name.
-type Named<'a, R> = (String, tar::Entry<'a, SourceReader<R>>);
+type Named<'a, R> = (String, tar::Entry<'a, Source<R>>);
 
 type Outcome = (Trust, u32, Compression, CheckedHeader, Vec<VerifiedFile>);
 
 struct Outer<'e, 'a, R: Read> {
-    entries: &'e mut tar::Entries<'a, SourceReader<R>>,
+    entries: &'e mut tar::Entries<'a, Source<R>>,
     limits: &'e Limits,
     seen: Vec<String>,
 }
@@ -478,7 +484,7 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
         &mut self,
         wanted: &'static str,
         expected: &'static str,
-    ) -> Result<tar::Entry<'a, SourceReader<R>>, ReadError> {
+    ) -> Result<tar::Entry<'a, Source<R>>, ReadError> {
         let (name, entry) = self.next()?.ok_or(Rejection::MissingEntry(expected))?;
         if name != wanted {
             if name == "manifest-augment" || name.starts_with("header-augment") {
@@ -491,7 +497,7 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
 
     fn buffer(
         &mut self,
-        entry: tar::Entry<'a, SourceReader<R>>,
+        entry: tar::Entry<'a, Source<R>>,
         name: &str,
         limit: u64,
     ) -> Result<Vec<u8>, ReadError> {

@@ -35,7 +35,10 @@ pub(super) fn stream<R: Read>(
             named: m.named,
             found: m.found,
         })?;
-    let mut archive = tar::Archive::new(decoder);
+    let mut archive = tar::Archive::new(tar_rules::ExtensionGuard::new(
+        decoder,
+        limits.max_tar_extension,
+    ));
     let mut files: Vec<VerifiedFile> = Vec::new();
     let mut hasher = HashWorker::start();
     {

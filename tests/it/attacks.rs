@@ -599,3 +599,46 @@ fn ecdsa_signatures_of_wrong_lengths_and_byte_order() {
         );
     }
 }
+
+#[test]
+fn oversized_tar_extension_headers_are_refused_before_buffering() {
+    // The tar reader buffers PAX and GNU long-name records whole; a record declaring 1 GiB must
+    // be refused at its header, not read into memory (the artifact here even ends right after).
+    for kind in [tar::EntryType::XHeader, tar::EntryType::GNULongName] {
+        let art = plain();
+        let mut bytes = tar(&art.members[..1], Dialect::Ustar);
+        bytes.truncate(bytes.len() - 1024);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_path("././@LongLink").unwrap();
+        h.set_size(1 << 30);
+        h.set_cksum();
+        bytes.extend_from_slice(h.as_bytes());
+        rejected_bytes(
+            &bytes,
+            "tar extension header of 1073741824 bytes is over the limit of 65536 bytes",
+        );
+    }
+}
+
+#[test]
+fn oversized_pax_header_inside_the_unsigned_payload_container() {
+    // The payload container itself is not covered by the manifest, so a record injected there
+    // must be caught by the same guard.
+    let mut art = plain();
+    let files = payload(&art);
+    let mut inner = Vec::new();
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_path("PaxHeaders/x").unwrap();
+    h.set_size(100_000);
+    h.set_cksum();
+    inner.extend_from_slice(h.as_bytes());
+    inner.extend(std::iter::repeat_n(b'a', 100_352));
+    inner.extend(tar(&files, Dialect::Ustar));
+    art.set("data/0000.tar", inner);
+    rejected(
+        &art,
+        "tar extension header of 100000 bytes is over the limit of 65536 bytes",
+    );
+}
