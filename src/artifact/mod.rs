@@ -71,6 +71,11 @@ pub trait PayloadSink {
     /// Receives one payload file. The bytes are unverified until [`read_artifact`] returns `Ok`.
     /// Whatever the sink leaves unread is read and hashed by the caller.
     fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError>;
+    /// Called once `file`'s hash matched the manifest, before the next file starts. A sink
+    /// that hands bytes on (to a FIFO, say) can hold back the end of the file until now.
+    fn file_verified(&mut self, _file: &VerifiedFile) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// A sink that only lets the bytes flow (for `validate` and `read`).

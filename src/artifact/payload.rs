@@ -91,11 +91,14 @@ pub(super) fn stream<R: Read>(
             }
             let (digest, _) = data.into_inner().finish().map_err(|e| io_error(&path, e))?;
             compare(&path, expected, &digest)?;
-            files.push(VerifiedFile {
+            let verified_file = VerifiedFile {
                 name: info.name,
                 size,
                 sha256: digest,
-            });
+            };
+            sink.file_verified(&verified_file)
+                .map_err(ReadError::Sink)?;
+            files.push(verified_file);
         }
     }
     let end = tar_rules::finish(archive.into_inner()).map_err(|e| io_error(name, e))?;

@@ -1,6 +1,8 @@
 //! The install step: what happens to a verified payload (issue #3, in progress).
 //!
-//! So far: the Update Module v3 file tree and state calls ([`module`]). Streaming a payload into
+//! So far: the Update Module v3 file tree and state calls ([`module`]) and the streaming
+//! `Download` into a module ([`download`]). Streaming a payload into
 //! a module, A/B rootfs writes and the `install`/`commit`/`rollback` commands build on these.
 
+pub mod download;
 pub mod module;

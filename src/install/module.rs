@@ -316,6 +316,16 @@ impl UpdateModule {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
+    /// The module's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How long one call may run.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// `NeedsArtifactReboot`: `No` (or nothing), `Yes` or `Automatic`.
     pub fn needs_reboot(&self, tree: &ModuleTree) -> Result<RebootNeed, ModuleError> {
         const EXPECTED: &[&str] = &["No", "Yes", "Automatic", ""];
@@ -345,7 +355,7 @@ impl UpdateModule {
 /// Spawns `command`, retrying while the executable is "text file busy": a file written just
 /// before (a module or script put in place by this process) can still be open for writing in a
 /// child that another thread forked at that moment, until that child execs.
-fn spawn_retrying(command: &mut Command) -> io::Result<std::process::Child> {
+pub(super) fn spawn_retrying(command: &mut Command) -> io::Result<std::process::Child> {
     let mut attempts = 0;
     loop {
         match command.spawn() {
@@ -381,7 +391,7 @@ fn answer<'a>(
 }
 
 /// Reads a child's pipe on its own thread, keeping at most the last [`MAX_OUTPUT`] bytes.
-fn collect<R: Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHandle<Vec<u8>> {
+pub(super) fn collect<R: Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut buf = [0u8; 8192];
@@ -400,7 +410,7 @@ fn collect<R: Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHandle<Vec
     })
 }
 
-fn tail(bytes: &[u8]) -> String {
+pub(super) fn tail(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let trimmed = text.trim();
     let start = trimmed

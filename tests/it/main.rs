@@ -15,6 +15,7 @@ mod accept;
 mod attacks;
 mod cli;
 mod differential;
+mod download;
 mod fixtures;
 mod large;
 mod modules;
