@@ -2,6 +2,7 @@
 
 use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -9,6 +10,9 @@ use serde_json::{Value, json};
 use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtifact};
 use crate::config::{self, ConfigError, MenderConfig, MenderPaths};
 use crate::error::Error;
+use crate::install::module::RebootNeed;
+use crate::install::standalone::{self, Finished, InstallContext, InstallOutcome};
+use crate::install::state::Store;
 use crate::limits::Limits;
 use crate::policy::DeviceFacts;
 use crate::signature::{SignaturePolicy, Trust};
@@ -34,6 +38,42 @@ enum Command {
     Validate(ValidateArgs),
     /// Verify an artifact and describe it (name, signature, devices, provides, files, scripts).
     Read(ReadArgs),
+    /// Install an artifact (Update Module payloads and empty payloads; A/B rootfs is not
+    /// implemented yet). The artifact is verified in the same single pass that streams its
+    /// payload to the module; the module's ArtifactInstall runs only after every check passed.
+    /// Exit codes as Mender's: 0 ok, 1 failure, 4 reboot required (with --reboot-exit-code).
+    Install(InstallArgs),
+    /// Commit the installed update. Exit 0 ok, 1 failure, 2 nothing to commit.
+    Commit(StateArgs),
+    /// Roll back the installed update. Exit 0 ok, 1 failure, 2 nothing to roll back.
+    Rollback(StateArgs),
+    /// Print the name of the installed artifact.
+    ShowArtifact,
+    /// Print the device's provides, one key=value per line.
+    ShowProvides,
+}
+
+#[derive(Debug, Args)]
+struct InstallArgs {
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// Exit 4 when the update needs a reboot to take effect.
+    #[arg(long)]
+    reboot_exit_code: bool,
+    /// DANGER: when no key is configured, install unsigned artifacts. Has no effect when a key
+    /// is configured.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// The artifact file, or '-' for standard input.
+    #[arg(value_name = "ARTIFACT")]
+    artifact: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct StateArgs {
+    /// Main Mender configuration file (see `validate --help`).
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -91,8 +131,17 @@ pub fn main() -> u8 {
         }
     };
     init_logging(cli.verbose);
+    // install, commit and rollback use Mender's exit codes: every failure is 1.
+    let mender_codes = matches!(
+        cli.command,
+        Command::Install(_) | Command::Commit(_) | Command::Rollback(_)
+    );
     match run(cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
+        Err(e) if mender_codes => {
+            eprintln!("artifact-gate: {e}");
+            1
+        }
         Err(e) => {
             let prefix = match e.exit_code() {
                 1 => "rejected",
@@ -119,8 +168,9 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(cli: Cli) -> Result<u8, Error> {
     let paths = MenderPaths::from_env();
+    let committing = matches!(cli.command, Command::Commit(_));
     match cli.command {
         Command::Validate(args) => {
             let signature = signature_policy(&paths, &args.keys, args.allow_unsigned)?;
@@ -128,13 +178,14 @@ fn run(cli: Cli) -> Result<(), Error> {
                 signature,
                 device: DeviceFacts {
                     device_type: args.device_type,
+                    provides: None,
                 },
                 limits: Limits::default(),
             };
             let verified = verify_input(&args.artifact, &options)?;
             let mut out = io::stdout().lock();
             writeln!(out, "{}", verdict(&verified)).map_err(Error::Output)?;
-            Ok(())
+            Ok(0)
         }
         Command::Read(args) => {
             // `read` describes; without a key it still checks every checksum and says plainly
@@ -154,10 +205,122 @@ fn run(cli: Cli) -> Result<(), Error> {
                 render_text(&verified)
             };
             writeln!(out, "{text}").map_err(Error::Output)?;
-            Ok(())
+            Ok(0)
+        }
+        Command::Install(args) => {
+            let ctx = install_context(&paths, &args.keys, args.allow_unsigned)?;
+            let input = open_input(&args.artifact)?;
+            let outcome = standalone::install(input, &ctx)?;
+            let (reboot, text) = match outcome {
+                InstallOutcome::Committed { reboot } => (reboot, "Installed and committed."),
+                InstallOutcome::Pending { reboot } => (
+                    reboot,
+                    "Installed, but not committed.\nUse 'commit' to update, or 'rollback' to roll back the update.",
+                ),
+            };
+            println!("{text}");
+            if reboot != RebootNeed::No {
+                println!("At least one payload requested a reboot of the device it updated.");
+                if args.reboot_exit_code {
+                    return Ok(4);
+                }
+            }
+            Ok(0)
+        }
+        Command::Commit(args) | Command::Rollback(args) => {
+            let keys = KeyArgs {
+                keys: Vec::new(),
+                config: args.config.clone(),
+            };
+            // Keys are not needed here, so none are required.
+            let ctx = install_context(&paths, &keys, true)?;
+            let done = if committing {
+                standalone::commit(&ctx)?
+            } else {
+                standalone::rollback(&ctx)?
+            };
+            match (done, committing) {
+                (Finished::NothingPending, true) => {
+                    eprintln!("There is nothing to commit");
+                    Ok(2)
+                }
+                (Finished::NothingPending, false) => {
+                    eprintln!("There is nothing to roll back");
+                    Ok(2)
+                }
+                (Finished::Done(name), true) => {
+                    println!("Committed {name}.");
+                    Ok(0)
+                }
+                (Finished::Done(name), false) => {
+                    println!("Rolled back {name}.");
+                    Ok(0)
+                }
+            }
+        }
+        Command::ShowArtifact => {
+            let provides = Store::new(&paths.datastore_dir)
+                .provides()
+                .map_err(|e| Error::Install(e.into()))?;
+            println!("{}", provides.artifact_name.as_deref().unwrap_or("Unknown"));
+            Ok(0)
+        }
+        Command::ShowProvides => {
+            let provides = Store::new(&paths.datastore_dir)
+                .provides()
+                .map_err(|e| Error::Install(e.into()))?;
+            let mut out = io::stdout().lock();
+            for key in ["artifact_name", "artifact_group"] {
+                if let Some(v) = provides.get(key) {
+                    writeln!(out, "{key}={v}").map_err(Error::Output)?;
+                }
+            }
+            for (k, v) in &provides.values {
+                writeln!(out, "{k}={v}").map_err(Error::Output)?;
+            }
+            Ok(0)
         }
     }
 }
+
+/// The device facts and policy an install needs; a missing or malformed device_type file is a
+/// configuration error (Mender 3 would continue without it).
+fn install_context(
+    paths: &MenderPaths,
+    keys: &KeyArgs,
+    allow_unsigned: bool,
+) -> Result<InstallContext, Error> {
+    let conf = MenderConfig::load(paths, keys.config.as_deref())?;
+    let signature = signature_policy(paths, keys, allow_unsigned)?;
+    let device_type = config::read_device_type(paths, &conf)?;
+    let module_timeout = match conf.get("ModuleTimeoutSeconds") {
+        None => Duration::from_secs(DEFAULT_MODULE_TIMEOUT),
+        Some((_, v)) => match v.as_u64().filter(|s| *s > 0) {
+            Some(seconds) => Duration::from_secs(seconds),
+            None => {
+                return Err(ConfigError::WrongType {
+                    path: conf
+                        .get("ModuleTimeoutSeconds")
+                        .map(|(p, _)| p.to_owned())
+                        .unwrap_or_default(),
+                    key: "ModuleTimeoutSeconds",
+                    expected: "a positive whole number of seconds",
+                }
+                .into());
+            }
+        },
+    };
+    Ok(InstallContext {
+        paths: paths.clone(),
+        signature,
+        device_type,
+        module_timeout,
+        limits: Limits::default(),
+    })
+}
+
+/// Mender's default `ModuleTimeoutSeconds` (spec §9).
+const DEFAULT_MODULE_TIMEOUT: u64 = 14_400;
 
 /// Decides the signature policy: `-k` keys, else mender.conf keys; with none, refuse unless
 /// unsigned artifacts were explicitly allowed.
@@ -187,7 +350,7 @@ fn signature_policy(
     }
 }
 
-fn verify_input(artifact: &PathBuf, options: &ReadOptions) -> Result<VerifiedArtifact, Error> {
+fn open_input(artifact: &PathBuf) -> Result<BufReader<Box<dyn Read>>, Error> {
     let input: Box<dyn Read> = if artifact.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
@@ -197,7 +360,11 @@ fn verify_input(artifact: &PathBuf, options: &ReadOptions) -> Result<VerifiedArt
         })?;
         Box::new(file)
     };
-    let input = BufReader::with_capacity(256 * 1024, input);
+    Ok(BufReader::with_capacity(256 * 1024, input))
+}
+
+fn verify_input(artifact: &PathBuf, options: &ReadOptions) -> Result<VerifiedArtifact, Error> {
+    let input = open_input(artifact)?;
     let verified = artifact::read_artifact(input, options, &mut DiscardSink)?;
     if let Trust::Verified { key, scheme } = &verified.trust {
         tracing::info!(key = %key, scheme = scheme.name(), "manifest signature verified");

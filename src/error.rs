@@ -25,6 +25,9 @@ pub enum Error {
     /// Reading or verifying the artifact failed.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// `install`, `commit` or `rollback` failed.
+    #[error(transparent)]
+    Install(#[from] crate::install::standalone::InstallError),
     /// Writing the report failed (exit 3).
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
@@ -35,7 +38,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) => 2,
-            Self::Read(ReadError::Rejected(_)) => 1,
+            Self::Read(ReadError::Rejected(_)) | Self::Install(_) => 1,
             Self::Read(ReadError::Io(_) | ReadError::Sink(_))
             | Self::Open { .. }
             | Self::Output(_) => 3,

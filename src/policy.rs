@@ -12,6 +12,9 @@ use crate::provides::Provides;
 /// Why an artifact does not fit the device.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PolicyError {
+    /// An `artifact_depends` is not met.
+    #[error(transparent)]
+    Depends(#[from] DependsError),
     /// The device type is not among the artifact's compatible types.
     #[error("artifact is for device types {supported:?}, not for '{device}'")]
     IncompatibleDevice {
@@ -65,6 +68,8 @@ pub fn check_depends(header: &CheckedHeader, provides: &Provides) -> Result<(), 
 pub struct DeviceFacts {
     /// The device type to check against, if any.
     pub device_type: Option<String>,
+    /// The device's provides, to check `artifact_depends` against, if known.
+    pub provides: Option<Provides>,
 }
 
 /// Checks `header` against `device`; called before any payload byte is handed on.
@@ -76,6 +81,9 @@ pub fn check(header: &CheckedHeader, device: &DeviceFacts) -> Result<(), PolicyE
             device: device_type.clone(),
             supported: header.device_types.clone(),
         });
+    }
+    if let Some(provides) = &device.provides {
+        check_depends(header, provides)?;
     }
     Ok(())
 }
@@ -120,6 +128,7 @@ mod tests {
     fn device_type_must_be_listed() {
         let facts = DeviceFacts {
             device_type: Some("raspberrypi4".into()),
+            provides: None,
         };
         assert!(matches!(
             check(&header(), &facts),

@@ -35,6 +35,12 @@ impl Provides {
 
     /// The provides once `header`'s artifact is committed.
     pub fn after_commit(&self, header: &CheckedHeader) -> Self {
+        self.after(&ArtifactClaims::of(header))
+    }
+
+    /// The provides once an artifact making `claims` is committed.
+    pub fn after(&self, claims: &ArtifactClaims) -> Self {
+        let header = claims;
         let mut values = match &header.clears_provides {
             None => BTreeMap::new(),
             Some(globs) => self
@@ -58,6 +64,33 @@ impl Provides {
             artifact_name: Some(header.artifact_name.clone()),
             artifact_group,
             values,
+        }
+    }
+}
+
+/// What an artifact claims about the device once committed: the part of its header the
+/// provides store needs, kept in the install state between install and commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactClaims {
+    /// Artifact name.
+    pub artifact_name: String,
+    /// Artifact group.
+    pub artifact_group: Option<String>,
+    /// type-info provides.
+    pub provides: BTreeMap<String, String>,
+    /// type-info `clears_artifact_provides`.
+    pub clears_provides: Option<Vec<String>>,
+}
+
+impl ArtifactClaims {
+    /// The claims of a verified header.
+    pub fn of(header: &CheckedHeader) -> Self {
+        Self {
+            artifact_name: header.artifact_name.clone(),
+            artifact_group: header.artifact_group.clone(),
+            provides: header.provides.clone(),
+            clears_provides: header.clears_provides.clone(),
         }
     }
 }

@@ -6,3 +6,5 @@
 
 pub mod download;
 pub mod module;
+pub mod standalone;
+pub mod state;

@@ -223,6 +223,13 @@ impl ModuleTree {
         })
     }
 
+    /// A tree prepared earlier (by an install that is now being committed or rolled back).
+    pub fn existing(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
     /// The tree's root directory.
     pub fn path(&self) -> &Path {
         &self.root

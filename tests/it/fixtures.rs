@@ -564,3 +564,9 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
         .expect("gunzip");
     out
 }
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).expect("gzip");
+    enc.finish().expect("gzip")
+}

@@ -17,6 +17,7 @@ mod cli;
 mod differential;
 mod download;
 mod fixtures;
+mod install;
 mod large;
 mod modules;
 mod streaming;

@@ -1,0 +1,328 @@
+//! `install`, `commit` and `rollback` run from the command line, in-process (spec §8.2,
+//! "Standalone").
+//!
+//! `install` verifies and downloads in one pass, then runs `ArtifactInstall`. A module that
+//! supports rollback leaves the install pending until `commit` or `rollback`; otherwise it is
+//! committed at once. Empty-payload artifacts commit their provides without a module.
+//! rootfs-image (A/B) and state scripts are not handled yet: such artifacts are refused before
+//! anything runs.
+
+use std::io::Read;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::download::{DownloadError, ModuleSetup, ModuleSink};
+use super::module::{
+    CurrentSystem, ModuleError, ModuleState, ModuleTree, RebootNeed, UpdateModule,
+};
+use super::state::{PendingInstall, Store, StoreError};
+use crate::artifact::{
+    self, CheckedHeader, PayloadFileInfo, PayloadSink, PayloadType, ReadError, ReadOptions,
+    SinkError, VerifiedFile,
+};
+use crate::config::MenderPaths;
+use crate::limits::Limits;
+use crate::policy::DeviceFacts;
+use crate::provides::ArtifactClaims;
+use crate::signature::{SignaturePolicy, VerifiedManifest};
+
+/// Everything an install needs to know about the device.
+#[derive(Debug, Clone)]
+pub struct InstallContext {
+    /// Mender's directories.
+    pub paths: MenderPaths,
+    /// Signature policy.
+    pub signature: SignaturePolicy,
+    /// The device type (from the device_type file).
+    pub device_type: String,
+    /// `ModuleTimeoutSeconds`.
+    pub module_timeout: Duration,
+    /// Size caps.
+    pub limits: Limits,
+}
+
+/// How an install ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallOutcome {
+    /// Installed and committed.
+    Committed {
+        /// Whether the module wants a reboot.
+        reboot: RebootNeed,
+    },
+    /// Installed; waits for `commit` or `rollback`.
+    Pending {
+        /// Whether the module wants a reboot.
+        reboot: RebootNeed,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum InstallError {
+    /// An install is already waiting for commit or rollback.
+    #[error("update already in progress ({0}); commit or roll back first")]
+    Busy(String),
+    /// Reading or verifying the artifact failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The Download into the module failed.
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    /// A module state failed.
+    #[error(transparent)]
+    Module(#[from] ModuleError),
+    /// The persistent state failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A payload type this version cannot install yet.
+    #[error(
+        "payload type '{0}' cannot be installed by this version (built-in A/B rootfs updates are not implemented yet)"
+    )]
+    Unsupported(String),
+    /// `rollback` on a module without rollback support.
+    #[error("the installed update ({0}) does not support rollback")]
+    NoRollback(String),
+}
+
+/// What `commit`/`rollback` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// There was no install waiting.
+    NothingPending,
+    /// The named artifact was committed or rolled back.
+    Done(String),
+}
+
+/// Verifies `input` and installs it.
+pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome, InstallError> {
+    let store = Store::new(&ctx.paths.datastore_dir);
+    if let Some(pending) = store.pending()? {
+        return Err(InstallError::Busy(pending.claims.artifact_name));
+    }
+    let provides = store.provides()?;
+    let options = ReadOptions {
+        signature: ctx.signature.clone(),
+        device: DeviceFacts {
+            device_type: Some(ctx.device_type.clone()),
+            provides: Some(provides.clone()),
+        },
+        limits: ctx.limits.clone(),
+    };
+    let setup = ModuleSetup {
+        data_dir: ctx.paths.data_dir.clone(),
+        tree_root: ctx
+            .paths
+            .datastore_dir
+            .join("modules/v3/payloads/0000/tree"),
+        current: CurrentSystem {
+            artifact_name: provides
+                .artifact_name
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned()),
+            artifact_group: provides.artifact_group.clone().unwrap_or_default(),
+            device_type: ctx.device_type.clone(),
+        },
+        timeout: ctx.module_timeout,
+    };
+    let mut sink = Dispatch {
+        modules: Some(ModuleSink::new(setup.clone())),
+        kind: Kind::Unknown,
+    };
+    let verified = match artifact::read_artifact(input, &options, &mut sink) {
+        Ok(verified) => verified,
+        Err(e) => {
+            if let Kind::Module(payload_type) = &sink.kind {
+                // The module was downloading: stop it, then its error path (issue #3, item 9).
+                drop(sink.modules.take());
+                let located = UpdateModule::locate(&setup.data_dir, payload_type, setup.timeout);
+                if let (Ok(module), true) = (located, setup.tree_root.is_dir()) {
+                    let tree = ModuleTree::existing(&setup.tree_root);
+                    let _ = module.call(ModuleState::ArtifactFailure, &tree);
+                    let _ = module.call(ModuleState::Cleanup, &tree);
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    let header = verified.header;
+    let Some(modules) = sink
+        .modules
+        .take()
+        .filter(|_| matches!(sink.kind, Kind::Module(_)))
+    else {
+        // An empty payload: nothing to run, the provides change at once (spec §5.6).
+        store.save_provides(&provides.after_commit(&header))?;
+        return Ok(InstallOutcome::Committed {
+            reboot: RebootNeed::No,
+        });
+    };
+    let (module, tree, _) = match modules.finish() {
+        Ok(done) => done,
+        Err(e) => {
+            let located = header
+                .payload_type
+                .name()
+                .map(|t| UpdateModule::locate(&setup.data_dir, t, setup.timeout));
+            if let Some(Ok(module)) = located {
+                let _ = module.call(
+                    ModuleState::Cleanup,
+                    &ModuleTree::existing(&setup.tree_root),
+                );
+            }
+            return Err(e.into());
+        }
+    };
+    let run = || -> Result<(RebootNeed, bool), ModuleError> {
+        module.call(ModuleState::ArtifactInstall, &tree)?;
+        Ok((
+            module.needs_reboot(&tree)?,
+            module.supports_rollback(&tree)?,
+        ))
+    };
+    let (reboot, rollback) = match run() {
+        Ok(answers) => answers,
+        Err(e) => {
+            fail(&module, &tree);
+            return Err(e.into());
+        }
+    };
+    let pending = PendingInstall {
+        claims: ArtifactClaims::of(&header),
+        payload_type: header.payload_type.name().unwrap_or_default().to_owned(),
+        tree: tree.path().to_owned(),
+        reboot: reboot_word(reboot).to_owned(),
+        supports_rollback: rollback,
+    };
+    if rollback {
+        store.save_pending(&pending)?;
+        return Ok(InstallOutcome::Pending { reboot });
+    }
+    finish_commit(&module, &tree, &store, &pending)?;
+    Ok(InstallOutcome::Committed { reboot })
+}
+
+/// `commit`: runs `ArtifactCommit` and `Cleanup`, then records the new provides.
+pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
+    let store = Store::new(&ctx.paths.datastore_dir);
+    let Some(pending) = store.pending()? else {
+        return Ok(Finished::NothingPending);
+    };
+    let module = UpdateModule::locate(
+        &ctx.paths.data_dir,
+        &pending.payload_type,
+        ctx.module_timeout,
+    )?;
+    let tree = ModuleTree::existing(&pending.tree);
+    finish_commit(&module, &tree, &store, &pending)?;
+    Ok(Finished::Done(pending.claims.artifact_name))
+}
+
+/// `rollback`: runs `ArtifactRollback`, `ArtifactFailure` and `Cleanup`; the provides stay.
+pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
+    let store = Store::new(&ctx.paths.datastore_dir);
+    let Some(pending) = store.pending()? else {
+        return Ok(Finished::NothingPending);
+    };
+    if !pending.supports_rollback {
+        return Err(InstallError::NoRollback(pending.claims.artifact_name));
+    }
+    let module = UpdateModule::locate(
+        &ctx.paths.data_dir,
+        &pending.payload_type,
+        ctx.module_timeout,
+    )?;
+    let tree = ModuleTree::existing(&pending.tree);
+    module.call(ModuleState::ArtifactRollback, &tree)?;
+    let _ = module.call(ModuleState::ArtifactFailure, &tree);
+    module.call(ModuleState::Cleanup, &tree)?;
+    store.clear_pending()?;
+    Ok(Finished::Done(pending.claims.artifact_name))
+}
+
+fn finish_commit(
+    module: &UpdateModule,
+    tree: &ModuleTree,
+    store: &Store,
+    pending: &PendingInstall,
+) -> Result<(), InstallError> {
+    if let Err(e) = module.call(ModuleState::ArtifactCommit, tree) {
+        fail(module, tree);
+        return Err(e.into());
+    }
+    store.commit(pending)?;
+    module.call(ModuleState::Cleanup, tree)?;
+    Ok(())
+}
+
+/// The error path after `ArtifactInstall` ran (spec §8.2): roll back if the module can, then
+/// `ArtifactFailure` and `Cleanup`. Their own failures are secondary to the one reported.
+fn fail(module: &UpdateModule, tree: &ModuleTree) {
+    if module.supports_rollback(tree).unwrap_or(false) {
+        let _ = module.call(ModuleState::ArtifactRollback, tree);
+    }
+    let _ = module.call(ModuleState::ArtifactFailure, tree);
+    let _ = module.call(ModuleState::Cleanup, tree);
+}
+
+fn reboot_word(reboot: RebootNeed) -> &'static str {
+    match reboot {
+        RebootNeed::No => "No",
+        RebootNeed::Yes => "Yes",
+        RebootNeed::Automatic => "Automatic",
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    Unknown,
+    Empty,
+    Module(String),
+}
+
+/// Routes the payload by its verified type: empty payloads need no consumer, rootfs-image is
+/// refused until the A/B installer exists, everything else goes to its Update Module.
+struct Dispatch {
+    modules: Option<ModuleSink>,
+    kind: Kind,
+}
+
+impl PayloadSink for Dispatch {
+    fn begin(
+        &mut self,
+        header: &CheckedHeader,
+        manifest: &VerifiedManifest,
+    ) -> Result<(), SinkError> {
+        match &header.payload_type {
+            PayloadType::Empty => {
+                self.kind = Kind::Empty;
+                Ok(())
+            }
+            PayloadType::Named(t) if t == "rootfs-image" => {
+                Err(Box::new(InstallError::Unsupported(t.clone())))
+            }
+            PayloadType::Named(t) => {
+                self.kind = Kind::Module(t.clone());
+                match &mut self.modules {
+                    Some(m) => m.begin(header, manifest),
+                    None => Err(Box::new(DownloadError::NoPayloadType)),
+                }
+            }
+        }
+    }
+
+    fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError> {
+        match (&self.kind, &mut self.modules) {
+            (Kind::Module(_), Some(m)) => m.file(file, data),
+            // Unreachable for a verified empty payload (it lists no files), refused regardless.
+            _ => Err(Box::new(DownloadError::NoPayloadType)),
+        }
+    }
+
+    fn file_verified(&mut self, file: &VerifiedFile) -> Result<(), SinkError> {
+        match (&self.kind, &mut self.modules) {
+            (Kind::Module(_), Some(m)) => m.file_verified(file),
+            _ => Ok(()),
+        }
+    }
+}

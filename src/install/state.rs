@@ -1,0 +1,121 @@
+//! What persists between commands: the device's provides and the install awaiting commit.
+//!
+//! Both live as JSON files under `<datastore>/artifact-gate/`, each replaced atomically
+//! ([`crate::persist::write_atomic`]), so a power cut leaves either the old or the new record.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::persist;
+use crate::provides::{ArtifactClaims, Provides};
+
+/// An install that ran `ArtifactInstall` and waits for `commit` or `rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingInstall {
+    /// What the artifact will provide once committed.
+    pub claims: ArtifactClaims,
+    /// Its payload type (the Update Module's name).
+    pub payload_type: String,
+    /// The module's file tree.
+    pub tree: PathBuf,
+    /// The module's `NeedsArtifactReboot` answer: `No`, `Yes` or `Automatic`.
+    pub reboot: String,
+    /// The module's `SupportsRollback` answer.
+    pub supports_rollback: bool,
+}
+
+/// A state file that cannot be read or written.
+#[derive(Debug, Error)]
+#[error("install state {path}: {problem}")]
+pub struct StoreError {
+    /// The file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub problem: String,
+}
+
+/// The state directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// The store under `datastore` (`/var/lib/mender`).
+    pub fn new(datastore: &Path) -> Self {
+        Self {
+            dir: datastore.join("artifact-gate"),
+        }
+    }
+
+    /// The device's provides; empty on a device that never committed an artifact.
+    pub fn provides(&self) -> Result<Provides, StoreError> {
+        Ok(self.load(PROVIDES)?.unwrap_or_default())
+    }
+
+    /// Replaces the provides.
+    pub fn save_provides(&self, provides: &Provides) -> Result<(), StoreError> {
+        self.save(PROVIDES, provides)
+    }
+
+    /// The install awaiting commit, if any.
+    pub fn pending(&self) -> Result<Option<PendingInstall>, StoreError> {
+        self.load(PENDING)
+    }
+
+    /// Records the install awaiting commit.
+    pub fn save_pending(&self, pending: &PendingInstall) -> Result<(), StoreError> {
+        self.save(PENDING, pending)
+    }
+
+    /// Commits `pending`: the provides change and the pending record goes, in that order, so a
+    /// crash in between leaves a commit that can be repeated with the same result.
+    pub fn commit(&self, pending: &PendingInstall) -> Result<(), StoreError> {
+        let provides = self.provides()?.after(&pending.claims);
+        self.save_provides(&provides)?;
+        self.clear_pending()
+    }
+
+    /// Forgets the install awaiting commit.
+    pub fn clear_pending(&self) -> Result<(), StoreError> {
+        let path = self.dir.join(PENDING);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(error(&path, e)),
+        }
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| error(&self.dir, e))
+    }
+
+    fn load<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        let path = self.dir.join(name);
+        match persist::read_optional(&path).map_err(|e| error(&path, e))? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| error(&path, e)),
+        }
+    }
+
+    fn save<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        let path = self.dir.join(name);
+        std::fs::create_dir_all(&self.dir).map_err(|e| error(&self.dir, e))?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(|e| error(&path, e))?;
+        persist::write_atomic(&path, &bytes).map_err(|e| error(&path, e))
+    }
+}
+
+fn error(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError {
+        path: path.to_owned(),
+        problem: e.to_string(),
+    }
+}
+
+const PROVIDES: &str = "provides.json";
+const PENDING: &str = "pending-install.json";

@@ -1,0 +1,270 @@
+//! `install`, `commit` and `rollback` end to end in a sandbox root, with Debian's single-file
+//! Update Module doing the real work.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::fixtures::{Art, Dialect, Scratch, Verdict, fx, tar, untar};
+
+/// A sandbox device: mender.conf naming the RSA key, a device_type, Debian's modules.
+fn device() -> Scratch {
+    let s = Scratch::new();
+    s.write(
+        "etc/mender.conf",
+        format!(
+            r#"{{"ArtifactVerifyKey":"{}"}}"#,
+            fx().path("rsa.pub").display()
+        )
+        .as_bytes(),
+    );
+    s.write("var/device_type", b"device_type=beaglebone\n");
+    let modules = s.root().join("share/modules/v3");
+    std::fs::create_dir_all(&modules).unwrap();
+    for m in ["single-file", "directory"] {
+        std::fs::copy(
+            Path::new("/usr/share/mender/modules/v3").join(m),
+            modules.join(m),
+        )
+        .unwrap();
+    }
+    s
+}
+
+/// A single-file artifact that puts `content` at `<sandbox>/target/app.conf`.
+fn single_file_artifact(s: &Scratch, name: &str, content: &str) -> PathBuf {
+    let dir = s.root().join(format!("build-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("dest_dir"),
+        s.root().join("target").display().to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("filename"), "app.conf").unwrap();
+    std::fs::write(dir.join("permissions"), "644").unwrap();
+    std::fs::write(dir.join("app.conf"), content).unwrap();
+    let out = dir.join(format!("{name}.mender"));
+    let status = Command::new("mender-artifact")
+        .current_dir(&dir)
+        .args([
+            "write",
+            "module-image",
+            "-T",
+            "single-file",
+            "-n",
+            name,
+            "-t",
+            "beaglebone",
+        ])
+        .args([
+            "-f",
+            "dest_dir",
+            "-f",
+            "filename",
+            "-f",
+            "permissions",
+            "-f",
+            "app.conf",
+        ])
+        .args([
+            "-k",
+            fx().path("rsa.key").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+fn target(s: &Scratch) -> Option<String> {
+    std::fs::read_to_string(s.root().join("target/app.conf")).ok()
+}
+
+fn run(s: &Scratch, args: &[&str]) -> Verdict {
+    s.run(args)
+}
+
+#[test]
+fn install_then_commit_updates_the_file_and_the_provides() {
+    let s = device();
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(
+        v.stdout.contains("Installed, but not committed."),
+        "{}",
+        v.stdout
+    );
+    assert_eq!(target(&s).as_deref(), Some("version 1\n"));
+    assert_eq!(
+        run(&s, &["show-artifact"]).stdout,
+        "Unknown\n",
+        "provides change only at commit"
+    );
+
+    let v = run(&s, &["commit"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert_eq!(run(&s, &["show-artifact"]).stdout, "app-1\n");
+    let provides = run(&s, &["show-provides"]).stdout;
+    assert!(provides.contains("artifact_name=app-1\n"), "{provides}");
+    assert!(
+        provides.contains("rootfs-image.single-file.version=app-1\n"),
+        "{provides}"
+    );
+
+    let v = run(&s, &["commit"]);
+    assert_eq!(v.code, 2, "{}", v.stderr);
+    assert!(
+        v.stderr.contains("There is nothing to commit"),
+        "{}",
+        v.stderr
+    );
+}
+
+#[test]
+fn rollback_restores_the_previous_file_and_keeps_the_provides() {
+    let s = device();
+    let one = single_file_artifact(&s, "app-1", "version 1\n");
+    let two = single_file_artifact(&s, "app-2", "version 2\n");
+    assert_eq!(run(&s, &["install", one.to_str().unwrap()]).code, 0);
+    assert_eq!(run(&s, &["commit"]).code, 0);
+    assert_eq!(run(&s, &["install", two.to_str().unwrap()]).code, 0);
+    assert_eq!(target(&s).as_deref(), Some("version 2\n"));
+
+    let busy = run(&s, &["install", one.to_str().unwrap()]);
+    assert_eq!(busy.code, 1);
+    assert!(
+        busy.stderr.contains("update already in progress (app-2)"),
+        "{}",
+        busy.stderr
+    );
+
+    let v = run(&s, &["rollback"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert_eq!(target(&s).as_deref(), Some("version 1\n"));
+    assert_eq!(run(&s, &["show-artifact"]).stdout, "app-1\n");
+    assert_eq!(run(&s, &["rollback"]).code, 2);
+}
+
+#[test]
+fn a_tampered_payload_installs_nothing() {
+    let s = device();
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    let mut opened = Art {
+        members: untar(&std::fs::read(&art).unwrap()),
+    };
+    let mut files = untar(&crate::fixtures::gunzip(opened.get("data/0000.tar.gz")));
+    let app = files.iter_mut().find(|m| m.name == "app.conf").unwrap();
+    app.data = b"version 666\n".to_vec();
+    opened.set(
+        "data/0000.tar.gz",
+        crate::fixtures::gzip(&tar(&files, Dialect::Ustar)),
+    );
+    let bad = s.write("bad.mender", &opened.bytes());
+    let v = run(&s, &["install", bad.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.stderr
+            .contains("checksum mismatch for 'data/0000/app.conf'"),
+        "{}",
+        v.stderr
+    );
+    assert_eq!(target(&s), None, "nothing may be installed");
+    assert_eq!(run(&s, &["commit"]).code, 2, "no install may be pending");
+    assert_eq!(run(&s, &["show-artifact"]).stdout, "Unknown\n");
+}
+
+#[test]
+fn device_checks_come_before_any_module_runs() {
+    let s = device();
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    s.write("var/device_type", b"device_type=raspberrypi4\n");
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(v.stderr.contains("not for 'raspberrypi4'"), "{}", v.stderr);
+    assert!(
+        !s.root().join("var/modules").exists(),
+        "no module tree may be prepared"
+    );
+
+    std::fs::remove_file(s.root().join("var/device_type")).unwrap();
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(v.stderr.contains("device type file"), "{}", v.stderr);
+    assert_eq!(target(&s), None);
+}
+
+#[test]
+fn depends_are_checked_against_the_provides() {
+    let s = device();
+    let dir = s.root().join("build");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f"), "x").unwrap();
+    let out = dir.join("dep.mender");
+    let status = Command::new("mender-artifact")
+        .current_dir(&dir)
+        .args([
+            "write",
+            "module-image",
+            "-T",
+            "single-file",
+            "-n",
+            "dep",
+            "-t",
+            "beaglebone",
+        ])
+        .args(["--artifact-name-depends", "app-0", "-f", "f"])
+        .args([
+            "-k",
+            fx().path("rsa.key").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let v = run(&s, &["install", out.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.stderr
+            .contains("artifact depends on artifact_name being one of [\"app-0\"]"),
+        "{}",
+        v.stderr
+    );
+}
+
+#[test]
+fn bootstrap_artifact_sets_the_provides_at_once() {
+    let s = device();
+    let v = run(
+        &s,
+        &["install", fx().path("boot-gz.mender").to_str().unwrap()],
+    );
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(
+        v.stdout.contains("Installed and committed."),
+        "{}",
+        v.stdout
+    );
+    assert_eq!(run(&s, &["show-artifact"]).stdout, "boot-gz\n");
+}
+
+#[test]
+fn rootfs_images_are_refused_until_ab_exists() {
+    let s = device();
+    let v = run(
+        &s,
+        &["install", fx().path("rootfs-rsa.mender").to_str().unwrap()],
+    );
+    assert_eq!(v.code, 1);
+    assert!(v.stderr.contains("not implemented yet"), "{}", v.stderr);
+}
