@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end on a fresh Debian 12 machine: install what is needed, build, make a
 # signing key and a signed artifact with the real mender-artifact, validate it with
-# artifact-gate using a mender.conf, then show a tampered copy rejected.
+# artifact-gate using a mender.conf, show a tampered copy rejected, then install the genuine
+# one into a sandbox root through Debian's single-file Update Module and commit it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,18 +26,23 @@ openssl genrsa -traditional -out signing.key 3072 2>/dev/null
 openssl rsa -in signing.key -pubout -out verify.pem 2>/dev/null
 echo "signing.key, verify.pem"
 
-step "A signed Mender Artifact, written by mender-artifact"
+step "A signed Mender Artifact for the single-file Update Module, written by mender-artifact"
 printf 'app v2\n' > app.conf
+printf '%s/sandbox/etc/app' "$W" > dest_dir
+printf 'app.conf' > filename
+printf '644' > permissions
 mender-artifact write module-image -T single-file -n app-2.0 -t beaglebone \
-    -f app.conf -o app-2.0.mender -k signing.key >/dev/null
+    -f dest_dir -f filename -f permissions -f app.conf -o app-2.0.mender -k signing.key >/dev/null
 ls -l app-2.0.mender
 
 step "The device's configuration names the verify key (as Mender's mender.conf does)"
-mkdir -p etc/mender var/lib/mender
+mkdir -p etc/mender var/lib/mender share/mender/modules/v3
 printf '{"ArtifactVerifyKey": "%s/verify.pem"}\n' "$W" > etc/mender/mender.conf
 printf 'device_type=beaglebone\n' > var/lib/mender/device_type
+cp /usr/share/mender/modules/v3/single-file share/mender/modules/v3/
 cat etc/mender/mender.conf
-export MENDER_CONF_DIR="$W/etc/mender" MENDER_DATASTORE_DIR="$W/var/lib/mender"
+export MENDER_CONF_DIR="$W/etc/mender" MENDER_DATASTORE_DIR="$W/var/lib/mender" \
+    MENDER_DATA_DIR="$W/share/mender"
 
 step "artifact-gate validate (exit 0 = valid)"
 "$GATE" validate --device-type beaglebone app-2.0.mender
@@ -73,4 +79,16 @@ openssl genrsa -traditional -out attacker.key 3072 2>/dev/null
 mender-artifact write module-image -T single-file -n app-evil -t beaglebone \
     -f app.conf -o evil.mender -k attacker.key >/dev/null
 expect_rejected evil.mender
-printf '\nDemo finished: the genuine artifact passed, both forgeries were rejected.\n'
+step "Install the tampered copy: refused, nothing installed"
+code=0
+"$GATE" install tampered.mender || code=$?
+echo "exit code: $code"
+[[ $code == 1 && ! -e sandbox/etc/app/app.conf ]]
+
+step "Install the genuine artifact into the sandbox root, then commit"
+"$GATE" install app-2.0.mender
+echo "sandbox/etc/app/app.conf now holds: $(cat sandbox/etc/app/app.conf)"
+"$GATE" commit
+"$GATE" show-provides
+
+printf '\nDemo finished: the genuine artifact passed and was installed; both forgeries were rejected.\n'
