@@ -22,7 +22,8 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::stat::Mode;
 use thiserror::Error;
 
-use super::module::{self, CurrentSystem, ModuleError, ModuleState, ModuleTree, UpdateModule};
+use super::module::{CurrentSystem, ModuleError, ModuleState, ModuleTree, UpdateModule};
+use super::process;
 use crate::artifact::{CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedFile};
 use crate::signature::VerifiedManifest;
 
@@ -172,15 +173,15 @@ impl PayloadSink for ModuleSink {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = module::spawn_retrying(&mut command).map_err(|source| {
+        let mut child = process::spawn_retrying(&mut command).map_err(|source| {
             DownloadError::Module(ModuleError::Spawn {
                 path: module.path().to_owned(),
                 state: state.as_str(),
                 source,
             })
         })?;
-        let stdout = child.stdout.take().map(module::collect);
-        let stderr = child.stderr.take().map(module::collect);
+        let stdout = child.stdout.take().map(process::collect);
+        let stderr = child.stderr.take().map(process::collect);
         self.run = Some(Running {
             deadline: Instant::now() + module.timeout(),
             module,
@@ -341,19 +342,13 @@ impl Running {
                 ModuleState::Download.as_str()
             },
             code,
-            stderr: module::tail(&stderr),
+            stderr: process::tail(&stderr),
         }
     }
 
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let _ = child.wait();
+            process::kill_group(&mut child);
         }
         self.open_stream = None;
     }

@@ -6,5 +6,6 @@
 
 pub mod download;
 pub mod module;
+mod process;
 pub mod standalone;
 pub mod state;

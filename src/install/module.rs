@@ -7,15 +7,15 @@
 //! module that runs past its timeout is killed with its whole process group.
 
 use std::fs;
-use std::io::{self, Read};
-use std::os::unix::process::CommandExt;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 use thiserror::Error;
 
+use super::process::{self, Ran};
 use crate::artifact::CheckedHeader;
 
 /// The states a module is called with.
@@ -267,60 +267,29 @@ impl UpdateModule {
     pub fn call(&self, state: ModuleState, tree: &ModuleTree) -> Result<String, ModuleError> {
         let name = state.as_str();
         let mut command = Command::new(&self.path);
-        command
-            .arg(name)
-            .arg(tree.path())
-            .current_dir(tree.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so a timeout can stop everything the module started.
-            .process_group(0);
-        let mut child = spawn_retrying(&mut command).map_err(|source| ModuleError::Spawn {
+        command.arg(name).arg(tree.path()).current_dir(tree.path());
+        let spawn_error = |source| ModuleError::Spawn {
             path: self.path.clone(),
             state: name,
             source,
-        })?;
-        let stdout = child.stdout.take().map(collect);
-        let stderr = child.stderr.take().map(collect);
-        let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() >= deadline => break None,
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Err(source) => {
-                    return Err(ModuleError::Spawn {
-                        path: self.path.clone(),
-                        state: name,
-                        source,
-                    });
-                }
-            }
         };
-        let Some(status) = status else {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let _ = child.wait();
-            return Err(ModuleError::TimedOut {
+        match process::run(&mut command, self.timeout).map_err(spawn_error)? {
+            Ran::TimedOut => Err(ModuleError::TimedOut {
                 state: name,
                 seconds: self.timeout.as_secs(),
-            });
-        };
-        let out = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
-        let err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
-        if !status.success() {
-            return Err(ModuleError::Failed {
+            }),
+            Ran::Exited {
+                success: false,
+                code,
+                stderr,
+                ..
+            } => Err(ModuleError::Failed {
                 state: name,
-                code: status.code().unwrap_or(-1),
-                stderr: tail(&err),
-            });
+                code,
+                stderr: process::tail(&stderr),
+            }),
+            Ran::Exited { stdout, .. } => Ok(String::from_utf8_lossy(&stdout).into_owned()),
         }
-        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// The module's path.
@@ -359,25 +328,6 @@ impl UpdateModule {
     }
 }
 
-/// Spawns `command`, retrying while the executable is "text file busy": a file written just
-/// before (a module or script put in place by this process) can still be open for writing in a
-/// child that another thread forked at that moment, until that child execs.
-pub(super) fn spawn_retrying(command: &mut Command) -> io::Result<std::process::Child> {
-    let mut attempts = 0;
-    loop {
-        match command.spawn() {
-            Err(e)
-                if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
-                    && attempts < 100 =>
-            {
-                attempts += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            result => return result,
-        }
-    }
-}
-
 /// The answer on the first line; every later line must be empty (C++ client rule, spec §8.1).
 fn answer<'a>(
     stdout: &'a str,
@@ -396,39 +346,3 @@ fn answer<'a>(
         })
     }
 }
-
-/// Reads a child's pipe on its own thread, keeping at most the last [`MAX_OUTPUT`] bytes.
-pub(super) fn collect<R: Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => return kept,
-                Ok(n) => {
-                    kept.extend_from_slice(buf.get(..n).unwrap_or_default());
-                    if kept.len() > MAX_OUTPUT {
-                        let cut = kept.len() - MAX_OUTPUT;
-                        kept.drain(..cut);
-                    }
-                }
-            }
-        }
-    })
-}
-
-pub(super) fn tail(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let trimmed = text.trim();
-    let start = trimmed
-        .char_indices()
-        .rev()
-        .nth(MAX_MESSAGE)
-        .map_or(0, |(i, _)| i);
-    trimmed.get(start..).unwrap_or_default().to_owned()
-}
-
-/// Bytes of module output kept per stream.
-const MAX_OUTPUT: usize = 64 * 1024;
-/// Characters of stderr quoted in an error.
-const MAX_MESSAGE: usize = 2000;
