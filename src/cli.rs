@@ -293,31 +293,46 @@ fn install_context(
     let conf = MenderConfig::load(paths, keys.config.as_deref())?;
     let signature = signature_policy(paths, keys, allow_unsigned)?;
     let device_type = config::read_device_type(paths, &conf)?;
-    let module_timeout = match conf.get("ModuleTimeoutSeconds") {
-        None => Duration::from_secs(DEFAULT_MODULE_TIMEOUT),
-        Some((_, v)) => match v.as_u64().filter(|s| *s > 0) {
-            Some(seconds) => Duration::from_secs(seconds),
-            None => {
-                return Err(ConfigError::WrongType {
-                    path: conf
-                        .get("ModuleTimeoutSeconds")
-                        .map(|(p, _)| p.to_owned())
-                        .unwrap_or_default(),
-                    key: "ModuleTimeoutSeconds",
-                    expected: "a positive whole number of seconds",
-                }
-                .into());
-            }
-        },
-    };
+    let module_timeout = seconds_setting(&conf, "ModuleTimeoutSeconds", DEFAULT_MODULE_TIMEOUT)?;
     Ok(InstallContext {
         paths: paths.clone(),
         signature,
         device_type,
         module_timeout,
+        script_timeout: seconds_setting(
+            &conf,
+            "StateScriptTimeoutSeconds",
+            DEFAULT_SCRIPT_TIMEOUT,
+        )?,
         limits: Limits::default(),
     })
 }
+
+/// A positive number of seconds from mender.conf, or `default`.
+fn seconds_setting(
+    conf: &MenderConfig,
+    key: &'static str,
+    default: u64,
+) -> Result<Duration, Error> {
+    match conf.get(key) {
+        None => Ok(Duration::from_secs(default)),
+        Some((path, v)) => v
+            .as_u64()
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                ConfigError::WrongType {
+                    path: path.to_owned(),
+                    key,
+                    expected: "a positive whole number of seconds",
+                }
+                .into()
+            }),
+    }
+}
+
+/// Mender's default `StateScriptTimeoutSeconds` (spec §9).
+const DEFAULT_SCRIPT_TIMEOUT: u64 = 3_600;
 
 /// Mender's default `ModuleTimeoutSeconds` (spec §9).
 const DEFAULT_MODULE_TIMEOUT: u64 = 14_400;

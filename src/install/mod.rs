@@ -7,5 +7,6 @@
 pub mod download;
 pub mod module;
 mod process;
+pub mod scripts;
 pub mod standalone;
 pub mod state;

@@ -16,6 +16,7 @@ use super::download::{DownloadError, ModuleSetup, ModuleSink};
 use super::module::{
     CurrentSystem, ModuleError, ModuleState, ModuleTree, RebootNeed, UpdateModule,
 };
+use super::scripts::{ScriptError, StateScripts};
 use super::state::{PendingInstall, Store, StoreError};
 use crate::artifact::{
     self, CheckedHeader, PayloadFileInfo, PayloadSink, PayloadType, ReadError, ReadOptions,
@@ -38,6 +39,8 @@ pub struct InstallContext {
     pub device_type: String,
     /// `ModuleTimeoutSeconds`.
     pub module_timeout: Duration,
+    /// `StateScriptTimeoutSeconds`.
+    pub script_timeout: Duration,
     /// Size caps.
     pub limits: Limits,
 }
@@ -75,6 +78,9 @@ pub enum InstallError {
     /// The persistent state failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A state script failed.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
     /// A payload type this version cannot install yet.
     #[error(
         "payload type '{0}' cannot be installed by this version (built-in A/B rootfs updates are not implemented yet)"
@@ -173,8 +179,17 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             return Err(e.into());
         }
     };
-    let run = || -> Result<(RebootNeed, bool), ModuleError> {
-        module.call(ModuleState::ArtifactInstall, &tree)?;
+    let scripts = scripts_of(ctx);
+    if let Err(e) = scripts.install_artifact_scripts(&header.scripts) {
+        let _ = module.call(ModuleState::Cleanup, &tree);
+        return Err(e.into());
+    }
+    let run = || -> Result<(RebootNeed, bool), InstallError> {
+        scripts.around("ArtifactInstall", || {
+            module
+                .call(ModuleState::ArtifactInstall, &tree)
+                .map_err(InstallError::from)
+        })?;
         Ok((
             module.needs_reboot(&tree)?,
             module.supports_rollback(&tree)?,
@@ -183,8 +198,8 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
     let (reboot, rollback) = match run() {
         Ok(answers) => answers,
         Err(e) => {
-            fail(&module, &tree);
-            return Err(e.into());
+            fail(&module, &tree, &scripts);
+            return Err(e);
         }
     };
     let pending = PendingInstall {
@@ -198,7 +213,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         store.save_pending(&pending)?;
         return Ok(InstallOutcome::Pending { reboot });
     }
-    finish_commit(&module, &tree, &store, &pending)?;
+    finish_commit(&module, &tree, &store, &pending, &scripts)?;
     Ok(InstallOutcome::Committed { reboot })
 }
 
@@ -214,7 +229,7 @@ pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
         ctx.module_timeout,
     )?;
     let tree = ModuleTree::existing(&pending.tree);
-    finish_commit(&module, &tree, &store, &pending)?;
+    finish_commit(&module, &tree, &store, &pending, &scripts_of(ctx))?;
     Ok(Finished::Done(pending.claims.artifact_name))
 }
 
@@ -233,11 +248,28 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
         ctx.module_timeout,
     )?;
     let tree = ModuleTree::existing(&pending.tree);
-    module.call(ModuleState::ArtifactRollback, &tree)?;
-    let _ = module.call(ModuleState::ArtifactFailure, &tree);
+    let scripts = scripts_of(ctx);
+    scripts.around("ArtifactRollback", || {
+        module
+            .call(ModuleState::ArtifactRollback, &tree)
+            .map_err(InstallError::from)
+    })?;
+    let _ = scripts.around("ArtifactFailure", || {
+        module
+            .call(ModuleState::ArtifactFailure, &tree)
+            .map_err(InstallError::from)
+    });
     module.call(ModuleState::Cleanup, &tree)?;
     store.clear_pending()?;
     Ok(Finished::Done(pending.claims.artifact_name))
+}
+
+fn scripts_of(ctx: &InstallContext) -> StateScripts {
+    StateScripts::new(
+        &ctx.paths.datastore_dir,
+        &ctx.paths.conf_dir,
+        ctx.script_timeout,
+    )
 }
 
 fn finish_commit(
@@ -245,10 +277,17 @@ fn finish_commit(
     tree: &ModuleTree,
     store: &Store,
     pending: &PendingInstall,
+    scripts: &StateScripts,
 ) -> Result<(), InstallError> {
-    if let Err(e) = module.call(ModuleState::ArtifactCommit, tree) {
-        fail(module, tree);
-        return Err(e.into());
+    let committed = scripts.around("ArtifactCommit", || {
+        module
+            .call(ModuleState::ArtifactCommit, tree)
+            .map_err(InstallError::from)
+    });
+    if let Err(e) = committed {
+        fail(module, tree, scripts);
+        let _ = store.clear_pending();
+        return Err(e);
     }
     store.commit(pending)?;
     module.call(ModuleState::Cleanup, tree)?;
@@ -257,11 +296,19 @@ fn finish_commit(
 
 /// The error path after `ArtifactInstall` ran (spec §8.2): roll back if the module can, then
 /// `ArtifactFailure` and `Cleanup`. Their own failures are secondary to the one reported.
-fn fail(module: &UpdateModule, tree: &ModuleTree) {
+fn fail(module: &UpdateModule, tree: &ModuleTree, scripts: &StateScripts) {
     if module.supports_rollback(tree).unwrap_or(false) {
-        let _ = module.call(ModuleState::ArtifactRollback, tree);
+        let _ = scripts.around("ArtifactRollback", || {
+            module
+                .call(ModuleState::ArtifactRollback, tree)
+                .map_err(InstallError::from)
+        });
     }
-    let _ = module.call(ModuleState::ArtifactFailure, tree);
+    let _ = scripts.around("ArtifactFailure", || {
+        module
+            .call(ModuleState::ArtifactFailure, tree)
+            .map_err(InstallError::from)
+    });
     let _ = module.call(ModuleState::Cleanup, tree);
 }
 

@@ -32,6 +32,16 @@ fn device() -> Scratch {
 
 /// A single-file artifact that puts `content` at `<sandbox>/target/app.conf`.
 fn single_file_artifact(s: &Scratch, name: &str, content: &str) -> PathBuf {
+    artifact_with_scripts(s, name, content, &[])
+}
+
+/// Like [`single_file_artifact`], carrying state scripts given as (name, shell body).
+fn artifact_with_scripts(
+    s: &Scratch,
+    name: &str,
+    content: &str,
+    scripts: &[(&str, String)],
+) -> PathBuf {
     let dir = s.root().join(format!("build-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -43,18 +53,15 @@ fn single_file_artifact(s: &Scratch, name: &str, content: &str) -> PathBuf {
     std::fs::write(dir.join("permissions"), "644").unwrap();
     std::fs::write(dir.join("app.conf"), content).unwrap();
     let out = dir.join(format!("{name}.mender"));
-    let status = Command::new("mender-artifact")
-        .current_dir(&dir)
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "single-file",
-            "-n",
-            name,
-            "-t",
-            "beaglebone",
-        ])
+    let mut cmd = Command::new("mender-artifact");
+    cmd.current_dir(&dir)
+        .args(["write", "module-image", "-T", "single-file"]);
+    for (script, body) in scripts {
+        std::fs::write(dir.join(script), format!("#!/bin/sh\n{body}\n")).unwrap();
+        cmd.args(["-s", script]);
+    }
+    let status = cmd
+        .args(["-n", name, "-t", "beaglebone"])
         .args([
             "-f",
             "dest_dir",
@@ -267,4 +274,89 @@ fn rootfs_images_are_refused_until_ab_exists() {
     );
     assert_eq!(v.code, 1);
     assert!(v.stderr.contains("not implemented yet"), "{}", v.stderr);
+}
+
+fn logging(log: &Path, name: &str) -> (String, String) {
+    let n = name.to_owned();
+    (n.clone(), format!("echo {n} >> {}", log.display()))
+}
+
+#[test]
+fn state_scripts_from_artifact_and_device_run_in_order() {
+    let s = device();
+    let log = s.root().join("scripts.log");
+    let scripts: Vec<(String, String)> = [
+        "ArtifactInstall_Enter_00",
+        "ArtifactInstall_Leave_00",
+        "ArtifactCommit_Enter_00",
+        "ArtifactCommit_Leave_00",
+    ]
+    .iter()
+    .map(|n| logging(&log, n))
+    .collect();
+    let refs: Vec<(&str, String)> = scripts
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.clone()))
+        .collect();
+    let art = artifact_with_scripts(&s, "app-1", "version 1\n", &refs);
+    let device_script = s.write(
+        "etc/scripts/ArtifactInstall_Enter_05_device",
+        format!("#!/bin/sh\necho device >> {}\n", log.display()).as_bytes(),
+    );
+    std::fs::set_permissions(
+        &device_script,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // An editor backup next to it is not a script.
+    s.write(
+        "etc/scripts/ArtifactInstall_Enter_05_device~",
+        b"#!/bin/sh\nexit 1\n",
+    );
+
+    assert_eq!(run(&s, &["install", art.to_str().unwrap()]).code, 0);
+    assert_eq!(run(&s, &["commit"]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "ArtifactInstall_Enter_00\ndevice\nArtifactInstall_Leave_00\nArtifactCommit_Enter_00\nArtifactCommit_Leave_00\n"
+    );
+}
+
+#[test]
+fn a_failing_enter_script_stops_the_install_and_runs_the_error_path() {
+    let s = device();
+    let log = s.root().join("scripts.log");
+    let scripts = [
+        (
+            "ArtifactInstall_Enter_00",
+            format!("echo enter >> {}; exit 1", log.display()),
+        ),
+        (
+            "ArtifactInstall_Error_00",
+            format!("echo error >> {}", log.display()),
+        ),
+        (
+            "ArtifactFailure_Enter_00",
+            format!("echo failure >> {}", log.display()),
+        ),
+    ];
+    let art = artifact_with_scripts(&s, "app-1", "version 1\n", &scripts);
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.stderr
+            .contains("ArtifactInstall_Enter_00 failed (exit 1)"),
+        "{}",
+        v.stderr
+    );
+    assert_eq!(
+        target(&s),
+        None,
+        "the module's ArtifactInstall must not run"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "enter\nerror\nfailure\n"
+    );
+    assert_eq!(run(&s, &["commit"]).code, 2, "nothing may be pending");
 }
