@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtifact};
 use crate::config::{self, ConfigError, MenderConfig, MenderPaths};
 use crate::error::Error;
+use crate::install::bootenv::BootEnv;
 use crate::install::module::RebootNeed;
+use crate::install::rootfs::RootfsLayout;
 use crate::install::standalone::{self, Finished, InstallContext, InstallOutcome};
 use crate::install::state::Store;
 use crate::limits::Limits;
@@ -38,9 +40,9 @@ enum Command {
     Validate(ValidateArgs),
     /// Verify an artifact and describe it (name, signature, devices, provides, files, scripts).
     Read(ReadArgs),
-    /// Install an artifact (Update Module payloads and empty payloads; A/B rootfs is not
-    /// implemented yet). The artifact is verified in the same single pass that streams its
-    /// payload to the module; the module's ArtifactInstall runs only after every check passed.
+    /// Install an artifact: an Update Module payload, an empty payload, or a rootfs-image onto
+    /// the inactive partition of RootfsPartA/RootfsPartB. The artifact is verified in the same
+    /// single pass that streams its payload; ArtifactInstall runs only after every check passed.
     /// Exit codes as Mender's: 0 ok, 1 failure, 4 reboot required (with --reboot-exit-code).
     Install(InstallArgs),
     /// Commit the installed update. Exit 0 ok, 1 failure, 2 nothing to commit.
@@ -304,8 +306,38 @@ fn install_context(
             "StateScriptTimeoutSeconds",
             DEFAULT_SCRIPT_TIMEOUT,
         )?,
+        rootfs: rootfs_layout(&conf)?,
+        bootenv: BootEnv::from_env(),
         limits: Limits::default(),
     })
+}
+
+/// `RootfsPartA` and `RootfsPartB`, when both are set (the A/B installer is registered only
+/// then, as in the Go client); one without the other is a configuration error.
+fn rootfs_layout(conf: &MenderConfig) -> Result<Option<RootfsLayout>, Error> {
+    let part = |key: &'static str| match conf.get(key) {
+        None => Ok(None),
+        Some((_, serde_json::Value::String(p))) if !p.is_empty() => Ok(Some(PathBuf::from(p))),
+        Some((path, _)) => Err(ConfigError::WrongType {
+            path: path.to_owned(),
+            key,
+            expected: "a non-empty device path",
+        }),
+    };
+    match (part("RootfsPartA")?, part("RootfsPartB")?) {
+        (Some(part_a), Some(part_b)) => Ok(Some(RootfsLayout { part_a, part_b })),
+        (None, None) => Ok(None),
+        (Some(_), None) | (None, Some(_)) => Err(ConfigError::WrongType {
+            path: conf
+                .get("RootfsPartA")
+                .or(conf.get("RootfsPartB"))
+                .map(|(p, _)| p.to_owned())
+                .unwrap_or_default(),
+            key: "RootfsPartA/RootfsPartB",
+            expected: "both set, or neither",
+        }
+        .into()),
+    }
 }
 
 /// A positive number of seconds from mender.conf, or `default`.

@@ -4,9 +4,11 @@
 //! `Download` into a module ([`download`]). Streaming a payload into
 //! a module, A/B rootfs writes and the `install`/`commit`/`rollback` commands build on these.
 
+pub mod bootenv;
 pub mod download;
 pub mod module;
 mod process;
+pub mod rootfs;
 pub mod scripts;
 pub mod standalone;
 pub mod state;

@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use super::bootenv::BootEnv;
 use super::download::{DownloadError, ModuleSetup, ModuleSink};
 use super::module::{
     CurrentSystem, ModuleError, ModuleState, ModuleTree, RebootNeed, UpdateModule,
 };
+use super::rootfs::{self, RootfsError, RootfsLayout, RootfsSink};
 use super::scripts::{ScriptError, StateScripts};
 use super::state::{PendingInstall, Store, StoreError};
 use crate::artifact::{
@@ -41,6 +43,10 @@ pub struct InstallContext {
     pub module_timeout: Duration,
     /// `StateScriptTimeoutSeconds`.
     pub script_timeout: Duration,
+    /// `RootfsPartA`/`RootfsPartB`, when both are configured.
+    pub rootfs: Option<RootfsLayout>,
+    /// The boot environment.
+    pub bootenv: BootEnv,
     /// Size caps.
     pub limits: Limits,
 }
@@ -81,11 +87,12 @@ pub enum InstallError {
     /// A state script failed.
     #[error(transparent)]
     Script(#[from] ScriptError),
-    /// A payload type this version cannot install yet.
-    #[error(
-        "payload type '{0}' cannot be installed by this version (built-in A/B rootfs updates are not implemented yet)"
-    )]
-    Unsupported(String),
+    /// A rootfs-image without `RootfsPartA`/`RootfsPartB`.
+    #[error("rootfs-image updates need RootfsPartA and RootfsPartB in mender.conf")]
+    NoRootfsLayout,
+    /// The A/B installer failed.
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
     /// `rollback` on a module without rollback support.
     #[error("the installed update ({0}) does not support rollback")]
     NoRollback(String),
@@ -133,6 +140,10 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
     };
     let mut sink = Dispatch {
         modules: Some(ModuleSink::new(setup.clone())),
+        rootfs: ctx
+            .rootfs
+            .clone()
+            .map(|layout| RootfsSink::new(layout, ctx.bootenv.clone())),
         kind: Kind::Unknown,
     };
     let verified = match artifact::read_artifact(input, &options, &mut sink) {
@@ -152,6 +163,11 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         }
     };
     let header = verified.header;
+    if sink.kind == Kind::Rootfs
+        && let Some(rootfs_sink) = sink.rootfs.take()
+    {
+        return install_rootfs(ctx, &store, &header, &rootfs_sink);
+    }
     let Some(modules) = sink
         .modules
         .take()
@@ -208,6 +224,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         tree: tree.path().to_owned(),
         reboot: reboot_word(reboot).to_owned(),
         supports_rollback: rollback,
+        rootfs: None,
     };
     if rollback {
         store.save_pending(&pending)?;
@@ -223,6 +240,14 @@ pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
     let Some(pending) = store.pending()? else {
         return Ok(Finished::NothingPending);
     };
+    if let Some(slots) = &pending.rootfs {
+        let layout = ctx.rootfs.as_ref().ok_or(InstallError::NoRootfsLayout)?;
+        scripts_of(ctx).around("ArtifactCommit", || {
+            rootfs::commit(layout, &ctx.bootenv, slots).map_err(InstallError::from)
+        })?;
+        store.commit(&pending)?;
+        return Ok(Finished::Done(pending.claims.artifact_name));
+    }
     let module = UpdateModule::locate(
         &ctx.paths.data_dir,
         &pending.payload_type,
@@ -241,6 +266,15 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
     };
     if !pending.supports_rollback {
         return Err(InstallError::NoRollback(pending.claims.artifact_name));
+    }
+    if let Some(slots) = &pending.rootfs {
+        let scripts = scripts_of(ctx);
+        scripts.around("ArtifactRollback", || {
+            rootfs::rollback(&ctx.bootenv, slots).map_err(InstallError::from)
+        })?;
+        let _ = scripts.around("ArtifactFailure", || Ok::<(), InstallError>(()));
+        store.clear_pending()?;
+        return Ok(Finished::Done(pending.claims.artifact_name));
     }
     let module = UpdateModule::locate(
         &ctx.paths.data_dir,
@@ -262,6 +296,36 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
     module.call(ModuleState::Cleanup, &tree)?;
     store.clear_pending()?;
     Ok(Finished::Done(pending.claims.artifact_name))
+}
+
+/// `ArtifactInstall` for a verified A/B payload: switch the boot variables (with the state
+/// scripts around it) and leave the install pending for its reboot and commit.
+fn install_rootfs(
+    ctx: &InstallContext,
+    store: &Store,
+    header: &CheckedHeader,
+    sink: &RootfsSink,
+) -> Result<InstallOutcome, InstallError> {
+    let scripts = scripts_of(ctx);
+    scripts.install_artifact_scripts(&header.scripts)?;
+    let slots = sink.slots().cloned().ok_or(InstallError::NoRootfsLayout)?;
+    if let Err(e) = scripts.around("ArtifactInstall", || {
+        sink.activate().map_err(InstallError::from)
+    }) {
+        let _ = scripts.around("ArtifactFailure", || Ok::<(), InstallError>(()));
+        return Err(e);
+    }
+    store.save_pending(&PendingInstall {
+        claims: ArtifactClaims::of(header),
+        payload_type: "rootfs-image".to_owned(),
+        tree: std::path::PathBuf::new(),
+        reboot: reboot_word(RebootNeed::Automatic).to_owned(),
+        supports_rollback: true,
+        rootfs: Some(slots),
+    })?;
+    Ok(InstallOutcome::Pending {
+        reboot: RebootNeed::Automatic,
+    })
 }
 
 fn scripts_of(ctx: &InstallContext) -> StateScripts {
@@ -324,6 +388,7 @@ fn reboot_word(reboot: RebootNeed) -> &'static str {
 enum Kind {
     Unknown,
     Empty,
+    Rootfs,
     Module(String),
 }
 
@@ -331,6 +396,7 @@ enum Kind {
 /// refused until the A/B installer exists, everything else goes to its Update Module.
 struct Dispatch {
     modules: Option<ModuleSink>,
+    rootfs: Option<RootfsSink>,
     kind: Kind,
 }
 
@@ -346,7 +412,11 @@ impl PayloadSink for Dispatch {
                 Ok(())
             }
             PayloadType::Named(t) if t == "rootfs-image" => {
-                Err(Box::new(InstallError::Unsupported(t.clone())))
+                self.kind = Kind::Rootfs;
+                match &mut self.rootfs {
+                    Some(r) => r.begin(header, manifest),
+                    None => Err(Box::new(InstallError::NoRootfsLayout)),
+                }
             }
             PayloadType::Named(t) => {
                 self.kind = Kind::Module(t.clone());
@@ -359,6 +429,9 @@ impl PayloadSink for Dispatch {
     }
 
     fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError> {
+        if let (Kind::Rootfs, Some(r)) = (&self.kind, &mut self.rootfs) {
+            return r.file(file, data);
+        }
         match (&self.kind, &mut self.modules) {
             (Kind::Module(_), Some(m)) => m.file(file, data),
             // Unreachable for a verified empty payload (it lists no files), refused regardless.
@@ -367,6 +440,9 @@ impl PayloadSink for Dispatch {
     }
 
     fn file_verified(&mut self, file: &VerifiedFile) -> Result<(), SinkError> {
+        if let (Kind::Rootfs, Some(r)) = (&self.kind, &mut self.rootfs) {
+            return r.file_verified(file);
+        }
         match (&self.kind, &mut self.modules) {
             (Kind::Module(_), Some(m)) => m.file_verified(file),
             _ => Ok(()),

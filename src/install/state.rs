@@ -25,6 +25,9 @@ pub struct PendingInstall {
     pub reboot: String,
     /// The module's `SupportsRollback` answer.
     pub supports_rollback: bool,
+    /// For a built-in A/B install: the partition it left and the one it wrote.
+    #[serde(default)]
+    pub rootfs: Option<crate::install::rootfs::Slots>,
 }
 
 /// A state file that cannot be read or written.

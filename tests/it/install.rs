@@ -266,14 +266,18 @@ fn bootstrap_artifact_sets_the_provides_at_once() {
 }
 
 #[test]
-fn rootfs_images_are_refused_until_ab_exists() {
+fn rootfs_images_need_both_partitions_configured() {
     let s = device();
     let v = run(
         &s,
         &["install", fx().path("rootfs-rsa.mender").to_str().unwrap()],
     );
     assert_eq!(v.code, 1);
-    assert!(v.stderr.contains("not implemented yet"), "{}", v.stderr);
+    assert!(
+        v.stderr.contains("need RootfsPartA and RootfsPartB"),
+        "{}",
+        v.stderr
+    );
 }
 
 fn logging(log: &Path, name: &str) -> (String, String) {

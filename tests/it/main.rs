@@ -20,4 +20,5 @@ mod fixtures;
 mod install;
 mod large;
 mod modules;
+mod rootfs;
 mod streaming;

@@ -1,0 +1,379 @@
+//! The built-in A/B rootfs-image installer (spec §8.4, the Go client's behaviour).
+//!
+//! The payload's single file streams onto the inactive partition (`RootfsPartA`/`RootfsPartB`),
+//! after a size check against the partition. Once its hash matched the manifest the partition is
+//! `fsync`ed, read back and hashed again; only then does `ArtifactInstall` switch the boot
+//! variables — `mender_boot_part`, `mender_boot_part_hex`, `upgrade_available=1`, `bootcount=0`
+//! in one `fw_setenv` write. Commit clears `upgrade_available`; rollback points back.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::bootenv::{BootEnv, BootEnvError};
+use crate::artifact::{CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedFile};
+use crate::signature::VerifiedManifest;
+
+/// The two root partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootfsLayout {
+    /// `RootfsPartA`.
+    pub part_a: PathBuf,
+    /// `RootfsPartB`.
+    pub part_b: PathBuf,
+}
+
+/// One root partition and its number (the digits its name ends in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slot {
+    /// Device (or, in tests, file) path.
+    pub path: PathBuf,
+    /// Partition number, as `mender_boot_part` holds it.
+    pub number: u32,
+}
+
+/// The running and the other partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slots {
+    /// The partition the system runs from.
+    pub active: Slot,
+    /// The partition an update goes to.
+    pub inactive: Slot,
+}
+
+/// Why an A/B step failed.
+#[derive(Debug, Error)]
+pub enum RootfsError {
+    /// A partition path that does not end in its number.
+    #[error("cannot tell the partition number of {0} (the name must end in digits)")]
+    NoNumber(PathBuf),
+    /// Neither the mounted root nor `mender_boot_part` names one of the two partitions.
+    #[error(
+        "cannot tell the active root partition: the mounted root is {root:?} and \
+         mender_boot_part is {boot_part:?}, neither matches RootfsPartA or RootfsPartB"
+    )]
+    UnknownActive {
+        /// Source of the `/` mount.
+        root: Option<String>,
+        /// The boot variable.
+        boot_part: Option<String>,
+    },
+    /// An update already waits for its reboot or commit.
+    #[error("upgrade_available=1: an earlier update still waits for reboot and commit")]
+    UpgradePending,
+    /// The payload is larger than the partition.
+    #[error("payload of {payload} bytes does not fit partition {partition} ({size} bytes)")]
+    TooLarge {
+        /// Payload size.
+        payload: u64,
+        /// Partition.
+        partition: PathBuf,
+        /// Partition size.
+        size: u64,
+    },
+    /// More than one file for a rootfs-image.
+    #[error("more than one file in a rootfs-image payload")]
+    SecondFile,
+    /// What was written does not read back the same.
+    #[error("partition {partition} reads back with SHA-256 {found}, but {expected} was written")]
+    ReadBack {
+        /// Partition.
+        partition: PathBuf,
+        /// Expected digest.
+        expected: String,
+        /// Digest read back.
+        found: String,
+    },
+    /// The bootloader already reverted the update.
+    #[error("upgrade failed and was reverted (upgrade_available is not 1): refusing to commit")]
+    Reverted,
+    /// Commit from the wrong partition.
+    #[error(
+        "the system runs from partition {running}, but the update is on {expected}: refusing to commit"
+    )]
+    WrongPartition {
+        /// Running partition.
+        running: u32,
+        /// Partition of the update.
+        expected: u32,
+    },
+    /// Partition I/O.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// The boot environment.
+    #[error(transparent)]
+    BootEnv(#[from] BootEnvError),
+}
+
+impl RootfsLayout {
+    /// Finds which partition runs: the source of the `/` mount if it is one of the two, else the
+    /// one `mender_boot_part` names (as the Go client does).
+    pub fn detect(&self, env: &BootEnv) -> Result<Slots, RootfsError> {
+        let a = Slot {
+            path: self.part_a.clone(),
+            number: number_of(&self.part_a)?,
+        };
+        let b = Slot {
+            path: self.part_b.clone(),
+            number: number_of(&self.part_b)?,
+        };
+        let root = mounted_root();
+        let same = |slot: &Slot, source: &str| {
+            Path::new(source) == slot.path
+                || std::fs::canonicalize(source).ok() == std::fs::canonicalize(&slot.path).ok()
+                    && Path::new(source).exists()
+        };
+        let boot_part = env.read(&["mender_boot_part"])?.remove("mender_boot_part");
+        let by_root = root.as_deref().and_then(|r| {
+            if same(&a, r) {
+                Some(true)
+            } else if same(&b, r) {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        let by_env = boot_part.as_deref().and_then(|p| {
+            let n: u32 = p.trim().parse().ok()?;
+            if n == a.number {
+                Some(true)
+            } else if n == b.number {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        match by_root.or(by_env) {
+            Some(true) => Ok(Slots {
+                active: a,
+                inactive: b,
+            }),
+            Some(false) => Ok(Slots {
+                active: b,
+                inactive: a,
+            }),
+            None => Err(RootfsError::UnknownActive { root, boot_part }),
+        }
+    }
+}
+
+/// Streams the rootfs payload onto the inactive partition.
+#[derive(Debug)]
+pub struct RootfsSink {
+    layout: RootfsLayout,
+    env: BootEnv,
+    slots: Option<Slots>,
+    out: Option<File>,
+    part_size: u64,
+    written_files: usize,
+}
+
+impl RootfsSink {
+    /// A sink for `layout`, switching boots through `env`.
+    pub fn new(layout: RootfsLayout, env: BootEnv) -> Self {
+        Self {
+            layout,
+            env,
+            slots: None,
+            out: None,
+            part_size: 0,
+            written_files: 0,
+        }
+    }
+
+    /// The partitions found at `begin`.
+    pub fn slots(&self) -> Option<&Slots> {
+        self.slots.as_ref()
+    }
+
+    /// `ArtifactInstall`: points the bootloader at the new partition, all variables in one write.
+    pub fn activate(&self) -> Result<(), RootfsError> {
+        let Some(slots) = &self.slots else {
+            return Err(RootfsError::UnknownActive {
+                root: None,
+                boot_part: None,
+            });
+        };
+        let n = slots.inactive.number;
+        self.env.write(&[
+            ("mender_boot_part", n.to_string()),
+            ("mender_boot_part_hex", format!("{n:X}")),
+            ("upgrade_available", "1".to_owned()),
+            ("bootcount", "0".to_owned()),
+        ])?;
+        Ok(())
+    }
+}
+
+impl PayloadSink for RootfsSink {
+    fn begin(&mut self, _: &CheckedHeader, _: &VerifiedManifest) -> Result<(), SinkError> {
+        let slots = self.layout.detect(&self.env)?;
+        let pending = self.env.read(&["upgrade_available"])?;
+        if pending.get("upgrade_available").map(String::as_str) == Some("1") {
+            return Err(Box::new(RootfsError::UpgradePending));
+        }
+        let path = slots.inactive.path.clone();
+        let io_err = |what, source| RootfsError::Io {
+            what,
+            path: path.clone(),
+            source,
+        };
+        // The partition must exist; it is never created or truncated.
+        let mut out = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err("open", e))?;
+        self.part_size = out.seek(SeekFrom::End(0)).map_err(|e| io_err("size", e))?;
+        out.seek(SeekFrom::Start(0))
+            .map_err(|e| io_err("seek", e))?;
+        self.out = Some(out);
+        self.slots = Some(slots);
+        Ok(())
+    }
+
+    fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError> {
+        self.written_files += 1;
+        if self.written_files > 1 {
+            return Err(Box::new(RootfsError::SecondFile));
+        }
+        let path = self
+            .slots
+            .as_ref()
+            .map(|s| s.inactive.path.clone())
+            .unwrap_or_default();
+        if file.size > self.part_size {
+            return Err(Box::new(RootfsError::TooLarge {
+                payload: file.size,
+                partition: path,
+                size: self.part_size,
+            }));
+        }
+        let Some(out) = self.out.as_mut() else {
+            return Err(Box::new(RootfsError::SecondFile));
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = data.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(buf.get(..n).unwrap_or_default())
+                .map_err(|source| RootfsError::Io {
+                    what: "write",
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn file_verified(&mut self, file: &VerifiedFile) -> Result<(), SinkError> {
+        let Some(out) = self.out.take() else {
+            return Ok(());
+        };
+        let path = self
+            .slots
+            .as_ref()
+            .map(|s| s.inactive.path.clone())
+            .unwrap_or_default();
+        let io_err = |what, source| RootfsError::Io {
+            what,
+            path: path.clone(),
+            source,
+        };
+        out.sync_all().map_err(|e| io_err("fsync", e))?;
+        drop(out);
+        // Read back what landed on the partition and hash it again before it may be booted.
+        let mut hasher = Sha256::new();
+        let mut input = File::open(&path)
+            .map_err(|e| io_err("read back", e))?
+            .take(file.size);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = input.read(&mut buf).map_err(|e| io_err("read back", e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(buf.get(..n).unwrap_or_default());
+        }
+        let found: [u8; 32] = hasher.finalize().into();
+        if found != file.sha256 {
+            return Err(Box::new(RootfsError::ReadBack {
+                partition: path,
+                expected: hex::encode(file.sha256),
+                found: hex::encode(found),
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// Commit of an A/B install: the system must run from the new partition and the bootloader must
+/// not have reverted; then `upgrade_available=0`.
+pub fn commit(layout: &RootfsLayout, env: &BootEnv, slots: &Slots) -> Result<(), RootfsError> {
+    let vars = env.read(&["upgrade_available"])?;
+    if vars.get("upgrade_available").map(String::as_str) != Some("1") {
+        return Err(RootfsError::Reverted);
+    }
+    let running = layout.detect(env)?.active.number;
+    if running != slots.inactive.number {
+        return Err(RootfsError::WrongPartition {
+            running,
+            expected: slots.inactive.number,
+        });
+    }
+    env.write(&[("upgrade_available", "0".to_owned())])?;
+    Ok(())
+}
+
+/// Rollback of an A/B install: boot the previous partition again.
+pub fn rollback(env: &BootEnv, slots: &Slots) -> Result<(), RootfsError> {
+    let n = slots.active.number;
+    env.write(&[
+        ("mender_boot_part", n.to_string()),
+        ("mender_boot_part_hex", format!("{n:X}")),
+        ("upgrade_available", "0".to_owned()),
+    ])?;
+    Ok(())
+}
+
+fn number_of(path: &Path) -> Result<u32, RootfsError> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let digits: String = name
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits
+        .parse()
+        .map_err(|_| RootfsError::NoNumber(path.to_owned()))
+}
+
+/// The source of the `/` mount, from `/proc/self/mountinfo`.
+fn mounted_root() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split(' ').nth(4)?;
+        (mount_point == "/").then(|| right.split(' ').nth(1).map(str::to_owned))?
+    })
+}
