@@ -200,32 +200,42 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         let _ = module.call(ModuleState::Cleanup, &tree);
         return Err(e.into());
     }
-    let run = || -> Result<(RebootNeed, bool), InstallError> {
+    // The install is recorded before anything changes the system, so a power cut in the
+    // middle leaves a record that commit or rollback can act on (SupportsRollback is asked
+    // first for that, as the Go client does).
+    let rollback = match module.supports_rollback(&tree) {
+        Ok(rollback) => rollback,
+        Err(e) => {
+            let _ = module.call(ModuleState::Cleanup, &tree);
+            return Err(e.into());
+        }
+    };
+    let mut pending = PendingInstall {
+        claims: ArtifactClaims::of(&header),
+        payload_type: header.payload_type.name().unwrap_or_default().to_owned(),
+        tree: tree.path().to_owned(),
+        reboot: reboot_word(RebootNeed::No).to_owned(),
+        supports_rollback: rollback,
+        rootfs: None,
+    };
+    store.save_pending(&pending)?;
+    let run = || -> Result<RebootNeed, InstallError> {
         scripts.around("ArtifactInstall", || {
             module
                 .call(ModuleState::ArtifactInstall, &tree)
                 .map_err(InstallError::from)
         })?;
-        Ok((
-            module.needs_reboot(&tree)?,
-            module.supports_rollback(&tree)?,
-        ))
+        Ok(module.needs_reboot(&tree)?)
     };
-    let (reboot, rollback) = match run() {
-        Ok(answers) => answers,
+    let reboot = match run() {
+        Ok(reboot) => reboot,
         Err(e) => {
             fail(&module, &tree, &scripts);
+            let _ = store.clear_pending();
             return Err(e);
         }
     };
-    let pending = PendingInstall {
-        claims: ArtifactClaims::of(&header),
-        payload_type: header.payload_type.name().unwrap_or_default().to_owned(),
-        tree: tree.path().to_owned(),
-        reboot: reboot_word(reboot).to_owned(),
-        supports_rollback: rollback,
-        rootfs: None,
-    };
+    pending.reboot = reboot_word(reboot).to_owned();
     if rollback {
         store.save_pending(&pending)?;
         return Ok(InstallOutcome::Pending { reboot });
@@ -309,12 +319,7 @@ fn install_rootfs(
     let scripts = scripts_of(ctx);
     scripts.install_artifact_scripts(&header.scripts)?;
     let slots = sink.slots().cloned().ok_or(InstallError::NoRootfsLayout)?;
-    if let Err(e) = scripts.around("ArtifactInstall", || {
-        sink.activate().map_err(InstallError::from)
-    }) {
-        let _ = scripts.around("ArtifactFailure", || Ok::<(), InstallError>(()));
-        return Err(e);
-    }
+    // Recorded before the boot variables change (see `install`).
     store.save_pending(&PendingInstall {
         claims: ArtifactClaims::of(header),
         payload_type: "rootfs-image".to_owned(),
@@ -323,6 +328,13 @@ fn install_rootfs(
         supports_rollback: true,
         rootfs: Some(slots),
     })?;
+    if let Err(e) = scripts.around("ArtifactInstall", || {
+        sink.activate().map_err(InstallError::from)
+    }) {
+        let _ = scripts.around("ArtifactFailure", || Ok::<(), InstallError>(()));
+        let _ = store.clear_pending();
+        return Err(e);
+    }
     Ok(InstallOutcome::Pending {
         reboot: RebootNeed::Automatic,
     })
