@@ -1,6 +1,6 @@
 //! Command-line interface: `validate` and `read`.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use crate::install::state::Store;
 use crate::limits::Limits;
 use crate::policy::DeviceFacts;
 use crate::signature::{SignaturePolicy, Trust};
+use crate::source::Source;
 
 /// On-device verifier for Mender Artifacts.
 ///
@@ -66,8 +67,9 @@ struct InstallArgs {
     /// is configured.
     #[arg(long)]
     allow_unsigned: bool,
-    /// The artifact file, or '-' for standard input.
-    #[arg(value_name = "ARTIFACT")]
+    /// The artifact file, an https:// URL (streamed, never stored whole; the system roots and
+    /// mender.conf's ServerCertificate are trusted), or '-' for standard input.
+    #[arg(value_name = "ARTIFACT|URL")]
     artifact: PathBuf,
 }
 
@@ -184,7 +186,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 },
                 limits: Limits::default(),
             };
-            let verified = verify_input(&args.artifact, &options)?;
+            let verified = verify_input(
+                &paths,
+                args.keys.config.as_deref(),
+                &args.artifact,
+                &options,
+            )?;
             let mut out = io::stdout().lock();
             writeln!(out, "{}", verdict(&verified)).map_err(Error::Output)?;
             Ok(0)
@@ -198,7 +205,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 device: DeviceFacts::default(),
                 limits: Limits::default(),
             };
-            let verified = verify_input(&args.artifact, &options)?;
+            let verified = verify_input(
+                &paths,
+                args.keys.config.as_deref(),
+                &args.artifact,
+                &options,
+            )?;
             let report = describe(&verified);
             let mut out = io::stdout().lock();
             let text = if args.json {
@@ -211,7 +223,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Install(args) => {
             let ctx = install_context(&paths, &args.keys, args.allow_unsigned)?;
-            let input = open_input(&args.artifact)?;
+            let input = open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
             let outcome = standalone::install(input, &ctx)?;
             let (reboot, text) = match outcome {
                 InstallOutcome::Committed { reboot } => (reboot, "Installed and committed."),
@@ -397,21 +409,38 @@ fn signature_policy(
     }
 }
 
-fn open_input(artifact: &PathBuf) -> Result<BufReader<Box<dyn Read>>, Error> {
-    let input: Box<dyn Read> = if artifact.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        let file = std::fs::File::open(artifact).map_err(|source| Error::Open {
-            path: artifact.display().to_string(),
-            source,
-        })?;
-        Box::new(file)
+/// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf).
+fn open_input(
+    paths: &MenderPaths,
+    config: Option<&std::path::Path>,
+    artifact: &std::path::Path,
+) -> Result<Box<dyn Read>, Error> {
+    let source = Source::parse(artifact);
+    let server_certificate = match &source {
+        Source::Url(_) => match MenderConfig::load(paths, config)?.get("ServerCertificate") {
+            Some((_, serde_json::Value::String(p))) if !p.is_empty() => Some(PathBuf::from(p)),
+            Some((file, _)) => {
+                return Err(ConfigError::WrongType {
+                    path: file.to_owned(),
+                    key: "ServerCertificate",
+                    expected: "a certificate file path",
+                }
+                .into());
+            }
+            None => None,
+        },
+        _ => None,
     };
-    Ok(BufReader::with_capacity(256 * 1024, input))
+    Ok(source.open(server_certificate.as_deref())?)
 }
 
-fn verify_input(artifact: &PathBuf, options: &ReadOptions) -> Result<VerifiedArtifact, Error> {
-    let input = open_input(artifact)?;
+fn verify_input(
+    paths: &MenderPaths,
+    config: Option<&std::path::Path>,
+    artifact: &std::path::Path,
+    options: &ReadOptions,
+) -> Result<VerifiedArtifact, Error> {
+    let input = open_input(paths, config, artifact)?;
     let verified = artifact::read_artifact(input, options, &mut DiscardSink)?;
     if let Trust::Verified { key, scheme } = &verified.trust {
         tracing::info!(key = %key, scheme = scheme.name(), "manifest signature verified");

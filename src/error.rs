@@ -14,20 +14,15 @@ pub enum Error {
     /// Bad configuration or usage (exit 2).
     #[error("configuration error: {0}")]
     Config(#[from] ConfigError),
-    /// The input could not be opened (exit 3).
-    #[error("cannot open {path}: {source}")]
-    Open {
-        /// The path.
-        path: String,
-        /// Cause.
-        source: std::io::Error,
-    },
     /// Reading or verifying the artifact failed.
     #[error(transparent)]
     Read(#[from] ReadError),
     /// `install`, `commit` or `rollback` failed.
     #[error(transparent)]
     Install(#[from] crate::install::standalone::InstallError),
+    /// The artifact source could not be opened (exit 3).
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
     /// Writing the report failed (exit 3).
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
@@ -40,7 +35,7 @@ impl Error {
             Self::Config(_) => 2,
             Self::Read(ReadError::Rejected(_)) | Self::Install(_) => 1,
             Self::Read(ReadError::Io(_) | ReadError::Sink(_))
-            | Self::Open { .. }
+            | Self::Source(_)
             | Self::Output(_) => 3,
         }
     }

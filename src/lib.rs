@@ -28,3 +28,4 @@ pub mod persist;
 pub mod policy;
 pub mod provides;
 pub mod signature;
+pub mod source;

@@ -17,6 +17,7 @@ mod cli;
 mod differential;
 mod download;
 mod fixtures;
+mod https;
 mod install;
 mod large;
 mod modules;

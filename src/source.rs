@@ -1,0 +1,141 @@
+//! Where an artifact's bytes come from: a file, standard input, or an `https://` URL.
+//!
+//! Every source is read once, as a stream; a download is never stored whole. HTTPS uses rustls
+//! (ring) and trusts the system's root certificates plus the `ServerCertificate` from
+//! mender.conf (spec §9). Plain `http://` is refused, and so is a redirect to it.
+
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Where to read an artifact from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Standard input (`-`).
+    Stdin,
+    /// An `https://` URL.
+    Url(String),
+    /// A local file.
+    File(PathBuf),
+}
+
+/// The source could not be opened.
+#[derive(Debug, Error)]
+pub enum SourceError {
+    /// A local file.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: io::Error,
+    },
+    /// `http://` without TLS.
+    #[error("refusing plain http:// ({0}); use https://")]
+    PlainHttp(String),
+    /// `ServerCertificate` could not be read.
+    #[error("ServerCertificate {path}: {problem}")]
+    ServerCertificate {
+        /// Path.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The download failed: connection, TLS, redirect or HTTP status.
+    #[error("downloading {url} failed: {problem}")]
+    Download {
+        /// URL.
+        url: String,
+        /// What went wrong.
+        problem: String,
+    },
+}
+
+impl Source {
+    /// Interprets a command-line argument.
+    pub fn parse(arg: &Path) -> Self {
+        let text = arg.to_string_lossy();
+        if text == "-" {
+            Self::Stdin
+        } else if text.starts_with("https://") || text.starts_with("http://") {
+            Self::Url(text.into_owned())
+        } else {
+            Self::File(arg.to_owned())
+        }
+    }
+
+    /// Opens the source for one streaming read.
+    pub fn open(&self, server_certificate: Option<&Path>) -> Result<Box<dyn Read>, SourceError> {
+        let reader: Box<dyn Read> = match self {
+            Self::Stdin => Box::new(io::stdin().lock()),
+            Self::File(path) => {
+                Box::new(
+                    std::fs::File::open(path).map_err(|source| SourceError::Open {
+                        path: path.display().to_string(),
+                        source,
+                    })?,
+                )
+            }
+            Self::Url(url) => Box::new(download(url, server_certificate)?),
+        };
+        Ok(Box::new(BufReader::with_capacity(256 * 1024, reader)))
+    }
+}
+
+fn download(
+    url: &str,
+    server_certificate: Option<&Path>,
+) -> Result<impl Read + use<>, SourceError> {
+    if url.starts_with("http://") {
+        return Err(SourceError::PlainHttp(url.to_owned()));
+    }
+    let mut roots: Vec<ureq::tls::Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = server_certificate {
+        let cert_error = |problem: String| SourceError::ServerCertificate {
+            path: path.to_owned(),
+            problem,
+        };
+        let pem = std::fs::read(path).map_err(|e| cert_error(e.to_string()))?;
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item.map_err(|e| cert_error(e.to_string()))? {
+                ureq::tls::PemItem::Certificate(cert) => roots.push(cert),
+                _ => {
+                    return Err(cert_error(
+                        "holds something other than certificates".to_owned(),
+                    ));
+                }
+            }
+        }
+        if roots.len() == before {
+            return Err(cert_error("no PEM certificate found".to_owned()));
+        }
+    }
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .https_only(true)
+        .max_redirects(MAX_REDIRECTS)
+        .http_status_as_error(true)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| SourceError::Download {
+        url: url.to_owned(),
+        problem: e.to_string(),
+    })?;
+    Ok(response.into_body().into_reader())
+}
+
+const MAX_REDIRECTS: u32 = 10;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
