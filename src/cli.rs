@@ -17,6 +17,7 @@ use crate::install::standalone::{self, Finished, InstallContext, InstallOutcome}
 use crate::install::state::Store;
 use crate::limits::Limits;
 use crate::policy::DeviceFacts;
+use crate::progress::Progress;
 use crate::signature::{SignaturePolicy, Trust};
 use crate::source::Source;
 
@@ -50,6 +51,12 @@ enum Command {
     Commit(StateArgs),
     /// Roll back the installed update. Exit 0 ok, 1 failure, 2 nothing to roll back.
     Rollback(StateArgs),
+    /// Show the installed artifact and any install waiting for commit or rollback.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the name of the installed artifact.
     ShowArtifact,
     /// Print the device's provides, one key=value per line.
@@ -224,6 +231,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Install(args) => {
             let ctx = install_context(&paths, &args.keys, args.allow_unsigned)?;
             let input = open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
+            let size = std::fs::metadata(&args.artifact)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len());
+            let input = Progress::new(input, size, "installing");
             let outcome = standalone::install(input, &ctx)?;
             let (reboot, text) = match outcome {
                 InstallOutcome::Committed { reboot } => (reboot, "Installed and committed."),
@@ -271,6 +283,44 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     Ok(0)
                 }
             }
+        }
+        Command::Status { json } => {
+            let store = Store::new(&paths.datastore_dir);
+            let provides = store.provides().map_err(|e| Error::Install(e.into()))?;
+            let pending = store.pending().map_err(|e| Error::Install(e.into()))?;
+            let report = serde_json::json!({
+                "artifact_name": provides.artifact_name,
+                "artifact_group": provides.artifact_group,
+                "pending": pending.as_ref().map(|p| serde_json::json!({
+                    "artifact_name": p.claims.artifact_name,
+                    "payload_type": p.payload_type,
+                    "reboot": p.reboot,
+                    "supports_rollback": p.supports_rollback,
+                })),
+            });
+            let mut out = io::stdout().lock();
+            let text = if json {
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            } else {
+                let installed = provides.artifact_name.as_deref().unwrap_or("Unknown");
+                let waiting = match &pending {
+                    None => "none".to_owned(),
+                    Some(p) => format!(
+                        "{} ({}), reboot: {}, rollback: {}",
+                        p.claims.artifact_name,
+                        p.payload_type,
+                        p.reboot,
+                        if p.supports_rollback {
+                            "supported"
+                        } else {
+                            "not supported"
+                        }
+                    ),
+                };
+                format!("Installed artifact: {installed}\nPending install: {waiting}")
+            };
+            writeln!(out, "{text}").map_err(Error::Output)?;
+            Ok(0)
         }
         Command::ShowArtifact => {
             let provides = Store::new(&paths.datastore_dir)

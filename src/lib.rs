@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod names;
 pub mod persist;
 pub mod policy;
+pub mod progress;
 pub mod provides;
 pub mod signature;
 pub mod source;

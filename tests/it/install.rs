@@ -117,6 +117,10 @@ fn install_then_commit_updates_the_file_and_the_provides() {
     let v = run(&s, &["commit"]);
     assert_eq!(v.code, 0, "{}", v.stderr);
     assert_eq!(run(&s, &["show-artifact"]).stdout, "app-1\n");
+    assert_eq!(
+        run(&s, &["status"]).stdout,
+        "Installed artifact: app-1\nPending install: none\n"
+    );
     let provides = run(&s, &["show-provides"]).stdout;
     assert!(provides.contains("artifact_name=app-1\n"), "{provides}");
     assert!(
