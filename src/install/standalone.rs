@@ -258,12 +258,7 @@ pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
         store.commit(&pending)?;
         return Ok(Finished::Done(pending.claims.artifact_name));
     }
-    let module = UpdateModule::locate(
-        &ctx.paths.data_dir,
-        &pending.payload_type,
-        ctx.module_timeout,
-    )?;
-    let tree = ModuleTree::existing(&pending.tree);
+    let (module, tree) = module_of(ctx, &pending)?;
     finish_commit(&module, &tree, &store, &pending, &scripts_of(ctx))?;
     Ok(Finished::Done(pending.claims.artifact_name))
 }
@@ -286,12 +281,7 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
         store.clear_pending()?;
         return Ok(Finished::Done(pending.claims.artifact_name));
     }
-    let module = UpdateModule::locate(
-        &ctx.paths.data_dir,
-        &pending.payload_type,
-        ctx.module_timeout,
-    )?;
-    let tree = ModuleTree::existing(&pending.tree);
+    let (module, tree) = module_of(ctx, &pending)?;
     let scripts = scripts_of(ctx);
     scripts.around("ArtifactRollback", || {
         module
@@ -338,6 +328,19 @@ fn install_rootfs(
     Ok(InstallOutcome::Pending {
         reboot: RebootNeed::Automatic,
     })
+}
+
+/// The module and tree of a pending module install.
+fn module_of(
+    ctx: &InstallContext,
+    pending: &PendingInstall,
+) -> Result<(UpdateModule, ModuleTree), InstallError> {
+    let module = UpdateModule::locate(
+        &ctx.paths.data_dir,
+        &pending.payload_type,
+        ctx.module_timeout,
+    )?;
+    Ok((module, ModuleTree::existing(&pending.tree)))
 }
 
 fn scripts_of(ctx: &InstallContext) -> StateScripts {

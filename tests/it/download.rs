@@ -6,12 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use artifact_gate::artifact::{self, ReadError, ReadOptions, Rejection};
-use artifact_gate::config;
 use artifact_gate::install::download::{Delivery, ModuleSetup, ModuleSink};
 use artifact_gate::install::module::CurrentSystem;
-use artifact_gate::limits::Limits;
-use artifact_gate::policy::DeviceFacts;
-use artifact_gate::signature::SignaturePolicy;
 
 use crate::fixtures::{Art, Dialect, fx, tar, untar};
 
@@ -33,14 +29,7 @@ esac
 "#;
 
 fn options() -> ReadOptions {
-    let ring = config::load_keys(&[fx().path("rsa.pub").to_str().unwrap().to_owned()])
-        .unwrap()
-        .unwrap();
-    ReadOptions {
-        signature: SignaturePolicy::Required(ring),
-        device: DeviceFacts::default(),
-        limits: Limits::default(),
-    }
+    crate::fixtures::signed_by("rsa.pub")
 }
 
 /// A data dir whose `single-file` module is either Debian's or `script`.

@@ -570,3 +570,15 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.write_all(bytes).expect("gzip");
     enc.finish().expect("gzip")
 }
+
+/// Read options that require a signature by the fixture key `key` (a file name in the fixtures).
+pub fn signed_by(key: &str) -> artifact_gate::artifact::ReadOptions {
+    let ring = artifact_gate::config::load_keys(&[fx().path(key).to_str().unwrap().to_owned()])
+        .unwrap()
+        .unwrap();
+    artifact_gate::artifact::ReadOptions {
+        signature: artifact_gate::signature::SignaturePolicy::Required(ring),
+        device: artifact_gate::policy::DeviceFacts::default(),
+        limits: artifact_gate::limits::Limits::default(),
+    }
+}

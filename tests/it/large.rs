@@ -7,13 +7,9 @@ use std::io::{Cursor, Read};
 use base64::Engine;
 use sha2::Digest;
 
-use artifact_gate::artifact::{self, DiscardSink, ReadOptions};
-use artifact_gate::config;
-use artifact_gate::limits::Limits;
-use artifact_gate::policy::DeviceFacts;
-use artifact_gate::signature::SignaturePolicy;
+use artifact_gate::artifact::{self, DiscardSink};
 
-use crate::fixtures::{Art, Signer, fx, sha256_hex, sign};
+use crate::fixtures::{Art, Signer, sha256_hex, sign};
 
 const BIG: u64 = 8 * 1024 * 1024 * 1024 + 1;
 
@@ -102,14 +98,7 @@ fn payload_member_larger_than_8_gib() {
     let stream = Cursor::new(prefix)
         .chain(std::io::repeat(0).take(BIG))
         .chain(Cursor::new(suffix));
-    let ring = config::load_keys(&[fx().path("rsa.pub").to_str().unwrap().to_owned()])
-        .unwrap()
-        .unwrap();
-    let options = ReadOptions {
-        signature: SignaturePolicy::Required(ring),
-        device: DeviceFacts::default(),
-        limits: Limits::default(),
-    };
+    let options = crate::fixtures::signed_by("rsa.pub");
     let verified = artifact::read_artifact(stream, &options, &mut DiscardSink).unwrap();
     assert_eq!(verified.files.len(), 1);
     assert_eq!(verified.files[0].name, "big.img");

@@ -5,14 +5,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use artifact_gate::artifact::{self, CheckedHeader, DiscardSink, ReadOptions};
-use artifact_gate::config;
+use artifact_gate::artifact::{self, CheckedHeader, DiscardSink};
 use artifact_gate::install::module::{
     CurrentSystem, ModuleError, ModuleState, ModuleTree, RebootNeed, UpdateModule,
 };
-use artifact_gate::limits::Limits;
-use artifact_gate::policy::DeviceFacts;
-use artifact_gate::signature::SignaturePolicy;
 
 use crate::fixtures::fx;
 
@@ -20,14 +16,7 @@ use crate::fixtures::fx;
 const DEBIAN_MODULES: &str = "/usr/share/mender/modules/v3";
 
 fn header_of(fixture: &str, key: &str) -> CheckedHeader {
-    let ring = config::load_keys(&[fx().path(key).to_str().unwrap().to_owned()])
-        .unwrap()
-        .unwrap();
-    let options = ReadOptions {
-        signature: SignaturePolicy::Required(ring),
-        device: DeviceFacts::default(),
-        limits: Limits::default(),
-    };
+    let options = crate::fixtures::signed_by(key);
     artifact::read_artifact(&fx().bytes(fixture)[..], &options, &mut DiscardSink)
         .unwrap()
         .header

@@ -5,10 +5,7 @@ use std::io::Read;
 use artifact_gate::artifact::{
     self, CheckedHeader, PayloadFileInfo, PayloadSink, ReadError, ReadOptions, Rejection, SinkError,
 };
-use artifact_gate::config;
-use artifact_gate::limits::Limits;
-use artifact_gate::policy::DeviceFacts;
-use artifact_gate::signature::{SignaturePolicy, VerifiedManifest};
+use artifact_gate::signature::VerifiedManifest;
 
 use crate::fixtures::{Art, Dialect, fx, tar, untar};
 
@@ -41,14 +38,7 @@ impl PayloadSink for Recorder {
 }
 
 fn options() -> ReadOptions {
-    let ring = config::load_keys(&[fx().path("rsa.pub").to_str().unwrap().to_owned()])
-        .unwrap()
-        .unwrap();
-    ReadOptions {
-        signature: SignaturePolicy::Required(ring),
-        device: DeviceFacts::default(),
-        limits: Limits::default(),
-    }
+    crate::fixtures::signed_by("rsa.pub")
 }
 
 #[test]
