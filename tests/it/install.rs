@@ -20,7 +20,7 @@ fn device() -> Scratch {
     s.write("var/device_type", b"device_type=beaglebone\n");
     let modules = s.root().join("share/modules/v3");
     std::fs::create_dir_all(&modules).unwrap();
-    for m in ["single-file", "directory"] {
+    for m in ["single-file", "directory", "script"] {
         std::fs::copy(
             Path::new("/usr/share/mender/modules/v3").join(m),
             modules.join(m),
@@ -367,4 +367,97 @@ fn a_failing_enter_script_stops_the_install_and_runs_the_error_path() {
         "enter\nerror\nfailure\n"
     );
     assert_eq!(run(&s, &["commit"]).code, 2, "nothing may be pending");
+}
+
+/// A module-image artifact of `module` carrying `files` (name, content).
+fn module_artifact(s: &Scratch, name: &str, module: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
+    let dir = s.root().join(format!("build-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("mender-artifact");
+    cmd.current_dir(&dir).args([
+        "write",
+        "module-image",
+        "-T",
+        module,
+        "-n",
+        name,
+        "-t",
+        "beaglebone",
+    ]);
+    for (file, content) in files {
+        std::fs::write(dir.join(file), content).unwrap();
+        cmd.args(["-f", file]);
+    }
+    let out = dir.join(format!("{name}.mender"));
+    let status = cmd
+        .args([
+            "-k",
+            fx().path("rsa.key").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+#[test]
+fn debian_directory_module_installs_and_rolls_back_a_tree() {
+    let s = device();
+    let dest = s.root().join("app-dir");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(dest.join("old.txt"), "old\n").unwrap();
+    let update = tar(
+        &[
+            crate::fixtures::Member::file("a.txt", b"new a\n"),
+            crate::fixtures::Member::file("b.txt", b"new b\n"),
+        ],
+        Dialect::Ustar,
+    );
+    let art = module_artifact(
+        &s,
+        "dir-1",
+        "directory",
+        &[
+            ("dest_dir", dest.display().to_string().into_bytes()),
+            ("update.tar", update),
+        ],
+    );
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("a.txt")).unwrap(),
+        "new a\n"
+    );
+    assert!(!dest.join("old.txt").exists());
+    assert_eq!(run(&s, &["rollback"]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("old.txt")).unwrap(),
+        "old\n"
+    );
+    assert!(!dest.join("a.txt").exists());
+}
+
+#[test]
+fn debian_script_module_runs_the_payload_and_commits_at_once() {
+    let s = device();
+    let marker = s.root().join("ran");
+    let script = format!("#!/bin/sh\necho ran > {}\n", marker.display()).into_bytes();
+    let art = module_artifact(&s, "script-1", "script", &[("run.sh", script)]);
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    // The script module does not support rollback, so the install commits straight away.
+    assert!(
+        v.stdout.contains("Installed and committed."),
+        "{}",
+        v.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "ran\n");
+    assert_eq!(run(&s, &["show-artifact"]).stdout, "script-1\n");
+    assert_eq!(run(&s, &["commit"]).code, 2);
 }
