@@ -12,8 +12,12 @@
 //! `artifact::header` (hash, then parse → [`artifact::CheckedHeader`]) → [`policy`] (device
 //! fit) → `artifact::payload` (checksummed entries → [`artifact::PayloadSink`]).
 //!
-//! Parsing, cryptography and policy are synchronous and free of side effects; the only I/O is
-//! in [`config`] (reading mender.conf and key files) and [`cli`].
+//! The install step sits on the sink: [`install`] streams into Update Modules or the inactive
+//! partition, and activates only after [`artifact::read_artifact`] returned `Ok`.
+//!
+//! Parsing, cryptography and policy are synchronous and free of side effects; I/O lives at the
+//! edges: [`config`] (mender.conf, key files), [`source`] (files, stdin, HTTPS), [`install`]
+//! (modules, partitions, boot environment, state) and [`cli`].
 
 pub mod artifact;
 pub mod cli;
