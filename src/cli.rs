@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::install::bootenv::BootEnv;
 use crate::install::module::RebootNeed;
 use crate::install::rootfs::RootfsLayout;
+use crate::install::scripts::RetryPolicy;
 use crate::install::standalone::{self, Finished, InstallContext, InstallOutcome};
 use crate::install::state::Store;
 use crate::limits::Limits;
@@ -368,6 +369,10 @@ fn install_context(
             "StateScriptTimeoutSeconds",
             DEFAULT_SCRIPT_TIMEOUT,
         )?,
+        script_retry: RetryPolicy {
+            interval: seconds_setting(&conf, "StateScriptRetryIntervalSeconds", 60)?,
+            timeout: seconds_setting(&conf, "StateScriptRetryTimeoutSeconds", 1800)?,
+        },
         rootfs: rootfs_layout(&conf)?,
         bootenv: BootEnv::from_env(),
         limits: Limits::default(),

@@ -77,15 +77,35 @@ pub struct StateScripts {
     artifact_dir: PathBuf,
     device_dir: PathBuf,
     timeout: Duration,
+    retry: RetryPolicy,
+}
+
+/// How a script that exits 21 ("retry later", spec §5.5) is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// `StateScriptRetryIntervalSeconds` (default 60).
+    pub interval: Duration,
+    /// `StateScriptRetryTimeoutSeconds` (default 1800): how long retries may go on.
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(1800),
+        }
+    }
 }
 
 impl StateScripts {
     /// Scripts in `<datastore>/scripts` (artifact) and `<conf dir>/scripts` (device).
-    pub fn new(datastore: &Path, conf_dir: &Path, timeout: Duration) -> Self {
+    pub fn new(datastore: &Path, conf_dir: &Path, timeout: Duration, retry: RetryPolicy) -> Self {
         Self {
             artifact_dir: datastore.join("scripts"),
             device_dir: conf_dir.join("scripts"),
             timeout,
+            retry,
         }
     }
 
@@ -177,31 +197,50 @@ impl StateScripts {
         Ok(found.into_iter().map(|(_, path)| path).collect())
     }
 
+    /// Runs one script; exit code 21 means "retry later": it runs again after the retry
+    /// interval until the retry timeout has passed, then counts as a failure.
     fn run_one(&self, script: &Path) -> Result<(), ScriptError> {
-        let mut command = Command::new(script);
-        let ran = process::run(&mut command, self.timeout).map_err(|source| ScriptError::Io {
-            path: script.to_owned(),
-            source,
-        })?;
-        match ran {
-            Ran::TimedOut => Err(ScriptError::TimedOut {
-                script: script.to_owned(),
-                seconds: self.timeout.as_secs(),
-            }),
-            Ran::Exited {
-                success: false,
-                code,
-                stderr,
-                ..
-            } => Err(ScriptError::Failed {
-                script: script.to_owned(),
-                code,
-                stderr: process::tail(&stderr),
-            }),
-            Ran::Exited { .. } => Ok(()),
+        let give_up = std::time::Instant::now() + self.retry.timeout;
+        loop {
+            let mut command = Command::new(script);
+            let ran =
+                process::run(&mut command, self.timeout).map_err(|source| ScriptError::Io {
+                    path: script.to_owned(),
+                    source,
+                })?;
+            match ran {
+                Ran::TimedOut => {
+                    return Err(ScriptError::TimedOut {
+                        script: script.to_owned(),
+                        seconds: self.timeout.as_secs(),
+                    });
+                }
+                Ran::Exited {
+                    code: RETRY_LATER, ..
+                } if std::time::Instant::now() + self.retry.interval < give_up => {
+                    tracing::info!(script = %script.display(), "state script asked to be retried later");
+                    std::thread::sleep(self.retry.interval);
+                }
+                Ran::Exited {
+                    success: false,
+                    code,
+                    stderr,
+                    ..
+                } => {
+                    return Err(ScriptError::Failed {
+                        script: script.to_owned(),
+                        code,
+                        stderr: process::tail(&stderr),
+                    });
+                }
+                Ran::Exited { .. } => return Ok(()),
+            }
         }
     }
 }
+
+/// The exit code with which a state script asks to be run again later.
+const RETRY_LATER: i32 = 21;
 
 /// Device scripts may also be for states an artifact cannot carry (`Download`, `Idle`, `Sync`);
 /// the grammar check keeps editor backups and other stray files out.

@@ -18,7 +18,7 @@ use super::module::{
     CurrentSystem, ModuleError, ModuleState, ModuleTree, RebootNeed, UpdateModule,
 };
 use super::rootfs::{self, RootfsError, RootfsLayout, RootfsSink};
-use super::scripts::{ScriptError, StateScripts};
+use super::scripts::{RetryPolicy, ScriptError, StateScripts};
 use super::state::{PendingInstall, Store, StoreError};
 use crate::artifact::{
     self, CheckedHeader, PayloadFileInfo, PayloadSink, PayloadType, ReadError, ReadOptions,
@@ -43,6 +43,8 @@ pub struct InstallContext {
     pub module_timeout: Duration,
     /// `StateScriptTimeoutSeconds`.
     pub script_timeout: Duration,
+    /// `StateScriptRetryIntervalSeconds` and `StateScriptRetryTimeoutSeconds`.
+    pub script_retry: RetryPolicy,
     /// `RootfsPartA`/`RootfsPartB`, when both are configured.
     pub rootfs: Option<RootfsLayout>,
     /// The boot environment.
@@ -348,6 +350,7 @@ fn scripts_of(ctx: &InstallContext) -> StateScripts {
         &ctx.paths.datastore_dir,
         &ctx.paths.conf_dir,
         ctx.script_timeout,
+        ctx.script_retry,
     )
 }
 

@@ -461,3 +461,29 @@ fn debian_script_module_runs_the_payload_and_commits_at_once() {
     assert_eq!(run(&s, &["show-artifact"]).stdout, "script-1\n");
     assert_eq!(run(&s, &["commit"]).code, 2);
 }
+
+#[test]
+fn a_script_exiting_21_is_retried_later() {
+    let s = device();
+    s.write(
+        "etc/mender.conf",
+        format!(
+            r#"{{"ArtifactVerifyKey":"{}","StateScriptRetryIntervalSeconds":1,"StateScriptRetryTimeoutSeconds":10}}"#,
+            fx().path("rsa.pub").display()
+        )
+        .as_bytes(),
+    );
+    let marker = s.root().join("asked-once");
+    let scripts = [(
+        "ArtifactInstall_Enter_00",
+        format!(
+            "if [ -e {m} ]; then exit 0; fi; touch {m}; exit 21",
+            m = marker.display()
+        ),
+    )];
+    let art = artifact_with_scripts(&s, "app-1", "version 1\n", &scripts);
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(marker.exists());
+    assert_eq!(target(&s).as_deref(), Some("version 1\n"));
+}
