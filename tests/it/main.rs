@@ -19,6 +19,7 @@ mod download;
 mod fixtures;
 mod https;
 mod install;
+mod install_rejections;
 mod large;
 mod modules;
 mod rootfs;
