@@ -112,6 +112,7 @@ pub enum Finished {
 /// Verifies `input` and installs it.
 pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome, InstallError> {
     let store = Store::new(&ctx.paths.datastore_dir);
+    let _lock = store.lock()?;
     if let Some(pending) = store.pending()? {
         return Err(InstallError::Busy(pending.claims.artifact_name));
     }
@@ -249,6 +250,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
 /// `commit`: runs `ArtifactCommit` and `Cleanup`, then records the new provides.
 pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
     let store = Store::new(&ctx.paths.datastore_dir);
+    let _lock = store.lock()?;
     let Some(pending) = store.pending()? else {
         return Ok(Finished::NothingPending);
     };
@@ -268,6 +270,7 @@ pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
 /// `rollback`: runs `ArtifactRollback`, `ArtifactFailure` and `Cleanup`; the provides stay.
 pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
     let store = Store::new(&ctx.paths.datastore_dir);
+    let _lock = store.lock()?;
     let Some(pending) = store.pending()? else {
         return Ok(Finished::NothingPending);
     };

@@ -54,6 +54,27 @@ impl Store {
         }
     }
 
+    /// Takes the operation lock (`<datastore>/artifact-gate/lock`): one install, commit or
+    /// rollback at a time, across processes. Held until the returned guard is dropped.
+    pub fn lock(&self) -> Result<OperationLock, StoreError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| error(&self.dir, e))?;
+        let path = self.dir.join(LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| error(&path, e))?;
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(OperationLock { _lock: lock }),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StoreError {
+                path,
+                problem: "another artifact-gate operation is running (busy)".to_owned(),
+            }),
+            Err((_, e)) => Err(error(&path, e)),
+        }
+    }
+
     /// The device's provides; empty on a device that never committed an artifact.
     pub fn provides(&self) -> Result<Provides, StoreError> {
         Ok(self.load(PROVIDES)?.unwrap_or_default())
@@ -120,5 +141,12 @@ fn error(path: &Path, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
+/// Held while an operation runs; dropping it releases the lock.
+#[derive(Debug)]
+pub struct OperationLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+const LOCK: &str = "lock";
 const PROVIDES: &str = "provides.json";
 const PENDING: &str = "pending-install.json";

@@ -487,3 +487,26 @@ fn a_script_exiting_21_is_retried_later() {
     assert!(marker.exists());
     assert_eq!(target(&s).as_deref(), Some("version 1\n"));
 }
+
+#[test]
+fn one_operation_at_a_time() {
+    let s = device();
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    let lock = s.root().join("var/artifact-gate/lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    // Someone else holds the operation lock (as a running install would).
+    let file = std::fs::File::create(&lock).unwrap();
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    drop(held);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.stderr
+            .contains("another artifact-gate operation is running"),
+        "{}",
+        v.stderr
+    );
+    assert_eq!(target(&s), None);
+    // Once it is gone, the install goes through.
+    assert_eq!(run(&s, &["install", art.to_str().unwrap()]).code, 0);
+}
