@@ -42,50 +42,16 @@ fn artifact_with_scripts(
     content: &str,
     scripts: &[(&str, String)],
 ) -> PathBuf {
-    let dir = s.root().join(format!("build-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("dest_dir"),
-        s.root().join("target").display().to_string(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("filename"), "app.conf").unwrap();
-    std::fs::write(dir.join("permissions"), "644").unwrap();
-    std::fs::write(dir.join("app.conf"), content).unwrap();
-    let out = dir.join(format!("{name}.mender"));
-    let mut cmd = Command::new("mender-artifact");
-    cmd.current_dir(&dir)
-        .args(["write", "module-image", "-T", "single-file"]);
-    for (script, body) in scripts {
-        std::fs::write(dir.join(script), format!("#!/bin/sh\n{body}\n")).unwrap();
-        cmd.args(["-s", script]);
-    }
-    let status = cmd
-        .args(["-n", name, "-t", "beaglebone"])
-        .args([
-            "-f",
+    let files = [
+        (
             "dest_dir",
-            "-f",
-            "filename",
-            "-f",
-            "permissions",
-            "-f",
-            "app.conf",
-        ])
-        .args([
-            "-k",
-            fx().path("rsa.key").to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    out
+            s.root().join("target").display().to_string().into_bytes(),
+        ),
+        ("filename", b"app.conf".to_vec()),
+        ("permissions", b"644".to_vec()),
+        ("app.conf", content.as_bytes().to_vec()),
+    ];
+    build_artifact(s, name, "single-file", &files, scripts)
 }
 
 fn target(s: &Scratch) -> Option<String> {
@@ -371,6 +337,17 @@ fn a_failing_enter_script_stops_the_install_and_runs_the_error_path() {
 
 /// A module-image artifact of `module` carrying `files` (name, content).
 fn module_artifact(s: &Scratch, name: &str, module: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
+    build_artifact(s, name, module, files, &[])
+}
+
+/// Writes a signed module-image artifact with the real mender-artifact.
+fn build_artifact(
+    s: &Scratch,
+    name: &str,
+    module: &str,
+    files: &[(&str, Vec<u8>)],
+    scripts: &[(&str, String)],
+) -> PathBuf {
     let dir = s.root().join(format!("build-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cmd = Command::new("mender-artifact");
@@ -388,14 +365,14 @@ fn module_artifact(s: &Scratch, name: &str, module: &str, files: &[(&str, Vec<u8
         std::fs::write(dir.join(file), content).unwrap();
         cmd.args(["-f", file]);
     }
+    for (script, body) in scripts {
+        std::fs::write(dir.join(script), format!("#!/bin/sh\n{body}\n")).unwrap();
+        cmd.args(["-s", script]);
+    }
     let out = dir.join(format!("{name}.mender"));
+    let key = fx().path("rsa.key");
     let status = cmd
-        .args([
-            "-k",
-            fx().path("rsa.key").to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
+        .args(["-k", key.to_str().unwrap(), "-o", out.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
