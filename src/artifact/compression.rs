@@ -100,8 +100,8 @@ pub fn open<'a, R: Read + 'a>(
 ///
 /// The calling thread still does every read from `reader` (the outer tar is not `Send`); it
 /// hands compressed chunks to the worker and takes decompressed chunks back, through channels
-/// of fixed depth, so memory stays bounded. Falls back to [`open`] for uncompressed data or
-/// when no thread can be started.
+/// of fixed depth, so memory stays bounded. Uncompressed data needs no worker and is returned
+/// as it is; when no thread can be started the call fails with that I/O error.
 pub fn open_pipelined<'a, R: Read + 'a>(
     mut reader: R,
     named: Compression,
