@@ -11,7 +11,8 @@ want=(
     gcc libc6-dev     # C parts of liblzma-sys / zstd-sys
     xz-utils zstd
     mender-client     # the real Update Modules (single-file, directory, script) the tests drive
-    libubootenv-tool  # fw_setenv/fw_printenv for the A/B boot variables
+    libubootenv-tool  # fw_setenv/fw_printenv for the A/B boot variables (U-Boot)
+    grub-common       # grub-editenv for the A/B boot variables (GRUB)
     python3           # the demo edits a tar to show a tampered artifact
 )
 if [[ "${1:-}" == "bench" ]]; then

@@ -1,16 +1,21 @@
-//! The U-Boot environment through Debian's `libubootenv-tool` (`fw_printenv`/`fw_setenv`).
+//! The boot environment: U-Boot's through Debian's `libubootenv-tool` (`fw_printenv`/
+//! `fw_setenv`), or Mender's GRUB environment ([`super::grubenv`]).
 //!
-//! Changes are made in one `fw_setenv -s <script>` call, so the boot variables switch together
-//! (spec §8.4). `$ARTIFACT_GATE_FW_ENV_CONFIG` names a `fw_env.config` other than the default
-//! `/etc/fw_env.config` (a file-backed environment in tests, or an unusual board).
+//! U-Boot changes are made in one `fw_setenv -s <script>` call, so the boot variables switch
+//! together (spec §8.4). Which environment a device has is found as the Go client finds it: a
+//! grub-mender-grubenv directory first, else U-Boot. Two variables relocate them (tests, unusual
+//! boards): `$ARTIFACT_GATE_GRUBENV_DIR` names a GRUB environment directory, and
+//! `$ARTIFACT_GATE_FW_ENV_CONFIG` a `fw_env.config` other than `/etc/fw_env.config`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use thiserror::Error;
 
+use super::grubenv::GrubEnv;
 use super::process::{self, Ran};
 
 /// A boot-environment tool failed.
@@ -24,25 +29,47 @@ pub struct BootEnvError {
 }
 
 /// Access to the boot environment.
-#[derive(Debug, Clone, Default)]
-pub struct BootEnv {
-    config: Option<std::path::PathBuf>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootEnv {
+    /// U-Boot, through `fw_printenv`/`fw_setenv` with an optional `-c <fw_env.config>`.
+    UBoot {
+        /// A `fw_env.config` other than the tools' default.
+        config: Option<PathBuf>,
+    },
+    /// Mender's GRUB environment.
+    Grub(GrubEnv),
+}
+
+impl Default for BootEnv {
+    fn default() -> Self {
+        Self::UBoot { config: None }
+    }
 }
 
 impl BootEnv {
-    /// The environment named by `$ARTIFACT_GATE_FW_ENV_CONFIG`, else the tools' default.
+    /// `$ARTIFACT_GATE_GRUBENV_DIR`, else `$ARTIFACT_GATE_FW_ENV_CONFIG`, else the system's GRUB
+    /// environment if it has one, else U-Boot with the tools' default configuration.
     pub fn from_env() -> Self {
-        Self {
-            config: std::env::var_os("ARTIFACT_GATE_FW_ENV_CONFIG")
-                .filter(|v| !v.is_empty())
-                .map(Into::into),
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(dir) = var("ARTIFACT_GATE_GRUBENV_DIR") {
+            return Self::Grub(GrubEnv::relocated(dir.into()));
         }
+        if let Some(config) = var("ARTIFACT_GATE_FW_ENV_CONFIG") {
+            return Self::UBoot {
+                config: Some(config.into()),
+            };
+        }
+        GrubEnv::locate_system().map_or_else(Self::default, Self::Grub)
     }
 
     /// Reads `names` (missing ones are absent from the map).
     pub fn read(&self, names: &[&str]) -> Result<BTreeMap<String, String>, BootEnvError> {
-        let mut command = self.command("fw_printenv");
-        let out = run("fw_printenv", &mut command)?;
+        let config = match self {
+            Self::Grub(grub) => return grub.read(names),
+            Self::UBoot { config } => config,
+        };
+        let mut command = uboot_command("fw_printenv", config.as_deref());
+        let out = run_tool("fw_printenv", &mut command)?;
         let mut values = BTreeMap::new();
         for line in out.lines() {
             if let Some((k, v)) = line.split_once('=')
@@ -56,26 +83,42 @@ impl BootEnv {
 
     /// Sets every `(name, value)` in one write.
     pub fn write(&self, values: &[(&str, String)]) -> Result<(), BootEnvError> {
+        let config = match self {
+            Self::Grub(grub) => return grub.write(values),
+            Self::UBoot { config } => config,
+        };
         let mut script = tempfile_in_tmp()?;
         for (k, v) in values {
             writeln!(script, "{k}={v}").map_err(|e| fail("fw_setenv", e))?;
         }
         script.flush().map_err(|e| fail("fw_setenv", e))?;
-        let mut command = self.command("fw_setenv");
+        let mut command = uboot_command("fw_setenv", config.as_deref());
         command.arg("-s").arg(script.path());
-        run("fw_setenv", &mut command).map(|_| ())
+        run_tool("fw_setenv", &mut command).map(|_| ())
     }
 
-    fn command(&self, tool: &str) -> Command {
-        let mut command = Command::new(tool);
-        if let Some(config) = &self.config {
-            command.arg("-c").arg(config);
+    /// Names the environment for messages and `status`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::UBoot { config: None } => "U-Boot (fw_env.config default)".to_owned(),
+            Self::UBoot {
+                config: Some(config),
+            } => format!("U-Boot ({})", config.display()),
+            Self::Grub(grub) => format!("GRUB ({})", grub.dir().display()),
         }
-        command
     }
 }
 
-fn run(tool: &'static str, command: &mut Command) -> Result<String, BootEnvError> {
+fn uboot_command(tool: &str, config: Option<&Path>) -> Command {
+    let mut command = Command::new(tool);
+    if let Some(config) = config {
+        command.arg("-c").arg(config);
+    }
+    command
+}
+
+/// Runs a boot-environment tool and returns its stdout; a failure carries its stderr.
+pub(super) fn run_tool(tool: &'static str, command: &mut Command) -> Result<String, BootEnvError> {
     match process::run(command, TOOL_TIMEOUT).map_err(|e| fail(tool, e))? {
         Ran::TimedOut => Err(fail(tool, "timed out")),
         Ran::Exited {

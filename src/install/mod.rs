@@ -6,6 +6,7 @@
 
 pub mod bootenv;
 pub mod download;
+pub mod grubenv;
 pub mod module;
 mod process;
 pub mod rootfs;

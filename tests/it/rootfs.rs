@@ -1,5 +1,6 @@
-//! The built-in A/B installer end to end: regular files stand in for the two partitions and a
-//! file-backed U-Boot environment is driven through Debian's `fw_setenv`/`fw_printenv`.
+//! The built-in A/B installer end to end: regular files stand in for the two partitions, and the
+//! boot environment is a file-backed U-Boot one driven through Debian's `fw_setenv`/
+//! `fw_printenv`, or a grub-mender-grubenv directory checked with GRUB's `grub-editenv`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,13 +9,43 @@ use crate::fixtures::{Art, Dialect, Scratch, Verdict, fx, gunzip, gzip, tar, unt
 
 const PART: usize = 1024 * 1024;
 
+/// Which boot environment the device under test has.
+#[derive(Clone, Copy)]
+enum Boot {
+    /// A file-backed U-Boot environment, read and written with `fw_printenv`/`fw_setenv`.
+    UBoot,
+    /// A grub-mender-grubenv directory (two copies with locks), read with `grub-editenv`.
+    Grub,
+}
+
 struct Device {
     s: Scratch,
-    fw_config: PathBuf,
+    boot: Boot,
+}
+
+const DEFAULTS: [(&str, &str); 4] = [
+    ("mender_boot_part", "2"),
+    ("mender_boot_part_hex", "2"),
+    ("upgrade_available", "0"),
+    ("bootcount", "0"),
+];
+
+fn ok(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 impl Device {
     fn new(inactive_size: usize) -> Self {
+        Self::with_boot(inactive_size, Boot::UBoot)
+    }
+
+    fn with_boot(inactive_size: usize, boot: Boot) -> Self {
         let s = Scratch::new();
         let dev = s.root().join("dev");
         std::fs::create_dir_all(&dev).unwrap();
@@ -31,69 +62,126 @@ impl Device {
             .as_bytes(),
         );
         s.write("var/device_type", b"device_type=beaglebone\n");
-        let env = s.write("boot/env.bin", &vec![0u8; 0x4000]);
-        let fw_config = s.write(
-            "boot/fw_env.config",
-            format!("{} 0x0000 0x4000\n", env.display()).as_bytes(),
-        );
-        let defaults = s.write(
-            "boot/defaults",
-            b"mender_boot_part=2\nmender_boot_part_hex=2\nupgrade_available=0\nbootcount=0\n",
-        );
-        let out = Command::new("fw_setenv")
-            .arg("-c")
-            .arg(&fw_config)
-            .arg("-f")
-            .arg(&defaults)
-            .arg("-s")
-            .arg(&defaults)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let d = Self { s, fw_config };
+        let d = Self { s, boot };
+        match boot {
+            Boot::UBoot => {
+                let env = d.s.write("boot/env.bin", &vec![0u8; 0x4000]);
+                d.s.write(
+                    "boot/fw_env.config",
+                    format!("{} 0x0000 0x4000\n", env.display()).as_bytes(),
+                );
+                let lines: String = DEFAULTS.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+                let defaults = d.s.write("boot/defaults", lines.as_bytes());
+                ok(Command::new("fw_setenv")
+                    .arg("-c")
+                    .arg(d.fw_config())
+                    .arg("-f")
+                    .arg(&defaults)
+                    .arg("-s")
+                    .arg(&defaults));
+            }
+            Boot::Grub => {
+                // The layout grub-mender-grubenv's `make-env-and-lock-files` produces.
+                for n in [1, 2] {
+                    let dir = d.grub_dir().join(format!("mender_grubenv{n}"));
+                    std::fs::create_dir_all(&dir).unwrap();
+                    ok(Command::new("grub-editenv")
+                        .arg(dir.join("env"))
+                        .arg("create"));
+                    ok(Command::new("grub-editenv")
+                        .arg(dir.join("env"))
+                        .arg("set")
+                        .args(DEFAULTS.iter().map(|(k, v)| format!("{k}={v}"))));
+                    ok(Command::new("grub-editenv")
+                        .arg(dir.join("lock"))
+                        .arg("create"));
+                    ok(Command::new("grub-editenv")
+                        .arg(dir.join("lock"))
+                        .args(["set", "editing=0"]));
+                    let sum = ok(Command::new("sha256sum").arg("lock").current_dir(&dir));
+                    std::fs::write(dir.join("lock.sha256sum"), sum).unwrap();
+                }
+            }
+        }
         assert_eq!(d.var("mender_boot_part").as_deref(), Some("2"));
         d
     }
 
+    fn fw_config(&self) -> PathBuf {
+        self.s.root().join("boot/fw_env.config")
+    }
+
+    fn grub_dir(&self) -> PathBuf {
+        self.s.root().join("boot/grub-mender-grubenv")
+    }
+
     fn run(&self, args: &[&str]) -> Verdict {
-        let out = Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
+        command
             .args(args)
             .env("MENDER_CONF_DIR", self.s.root().join("etc"))
             .env("MENDER_DATASTORE_DIR", self.s.root().join("var"))
-            .env("MENDER_DATA_DIR", self.s.root().join("share"))
-            .env("ARTIFACT_GATE_FW_ENV_CONFIG", &self.fw_config)
-            .output()
-            .unwrap();
-        Verdict::from(out)
+            .env("MENDER_DATA_DIR", self.s.root().join("share"));
+        match self.boot {
+            Boot::UBoot => command.env("ARTIFACT_GATE_FW_ENV_CONFIG", self.fw_config()),
+            Boot::Grub => command.env("ARTIFACT_GATE_GRUBENV_DIR", self.grub_dir()),
+        };
+        Verdict::from(command.output().unwrap())
     }
 
+    /// A variable as the bootloader would see it. For GRUB both copies must be intact (their
+    /// locks match the recorded digests, as `sha256sum -c` checks them) and agree.
     fn var(&self, name: &str) -> Option<String> {
-        let out = Command::new("fw_printenv")
-            .arg("-c")
-            .arg(&self.fw_config)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
+        let listing = match self.boot {
+            Boot::UBoot => ok(Command::new("fw_printenv").arg("-c").arg(self.fw_config())),
+            Boot::Grub => {
+                let copies: Vec<String> = [1, 2]
+                    .iter()
+                    .map(|n| {
+                        let dir = self.grub_dir().join(format!("mender_grubenv{n}"));
+                        ok(Command::new("sha256sum")
+                            .args(["-c", "lock.sha256sum"])
+                            .current_dir(&dir));
+                        let lock = ok(Command::new("grub-editenv")
+                            .arg(dir.join("lock"))
+                            .arg("list"));
+                        assert_eq!(lock, "editing=0\n", "copy {n} left mid-edit");
+                        ok(Command::new("grub-editenv")
+                            .arg(dir.join("env"))
+                            .arg("list"))
+                    })
+                    .collect();
+                assert_eq!(copies[0], copies[1], "the two GRUB copies disagree");
+                copies[0].clone()
+            }
+        };
+        listing
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_owned))
     }
 
     fn set(&self, name: &str, value: &str) {
-        let script = self
-            .s
-            .write("boot/set", format!("{name}={value}\n").as_bytes());
-        let out = Command::new("fw_setenv")
-            .arg("-c")
-            .arg(&self.fw_config)
-            .arg("-s")
-            .arg(&script)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        match self.boot {
+            Boot::UBoot => {
+                let script = self
+                    .s
+                    .write("boot/set", format!("{name}={value}\n").as_bytes());
+                ok(Command::new("fw_setenv")
+                    .arg("-c")
+                    .arg(self.fw_config())
+                    .arg("-s")
+                    .arg(&script));
+            }
+            Boot::Grub => {
+                for n in [1, 2] {
+                    let env = self.grub_dir().join(format!("mender_grubenv{n}/env"));
+                    ok(Command::new("grub-editenv")
+                        .arg(env)
+                        .arg("set")
+                        .arg(format!("{name}={value}")));
+                }
+            }
+        }
     }
 
     fn part(&self, n: u32) -> Vec<u8> {
@@ -205,4 +293,65 @@ fn commit_is_refused_after_the_bootloader_reverted() {
     let v = d.run(&["commit"]);
     assert_eq!(v.code, 1);
     assert!(v.stderr.contains("reverted"), "{}", v.stderr);
+}
+
+#[test]
+fn grub_environment_install_switches_both_copies_then_commit() {
+    let d = Device::with_boot(PART, Boot::Grub);
+    let v = d.run(&["install", "--reboot-exit-code", &artifact()]);
+    assert_eq!(v.code, 4, "reboot required: {}", v.stderr);
+    assert_eq!(&d.part(3)[..image().len()], &image()[..]);
+    // `var` also checks that both copies are intact and identical.
+    assert_eq!(d.boot_vars(), (Some("3".into()), Some("1".into())));
+    assert_eq!(d.var("mender_boot_part_hex").as_deref(), Some("3"));
+    assert_eq!(d.var("bootcount").as_deref(), Some("0"));
+    let v = d.run(&["commit"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert_eq!(d.boot_vars(), (Some("3".into()), Some("0".into())));
+}
+
+#[test]
+fn grub_environment_rollback_points_back() {
+    let d = Device::with_boot(PART, Boot::Grub);
+    assert_eq!(d.run(&["install", &artifact()]).code, 0);
+    let v = d.run(&["rollback"]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert_eq!(d.boot_vars(), (Some("2".into()), Some("0".into())));
+}
+
+#[test]
+fn grub_copy_left_mid_edit_is_restored_from_the_other_before_use() {
+    let d = Device::with_boot(PART, Boot::Grub);
+    // A power cut while copy 2 was being written: its lock says editing=1 (so its digest no
+    // longer matches) and its variables are half-changed.
+    let two = d.grub_dir().join("mender_grubenv2");
+    ok(Command::new("grub-editenv")
+        .arg(two.join("lock"))
+        .args(["set", "editing=1"]));
+    ok(Command::new("grub-editenv").arg(two.join("env")).args([
+        "set",
+        "mender_boot_part=3",
+        "half_written=1",
+    ]));
+    let v = d.run(&["install", &artifact()]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    // Copy 2 was rebuilt from copy 1 first: the stray variable is gone and both agree.
+    assert_eq!(d.var("half_written"), None);
+    assert_eq!(d.boot_vars(), (Some("3".into()), Some("1".into())));
+}
+
+#[test]
+fn grub_environment_with_both_copies_corrupt_refuses_before_writing() {
+    let d = Device::with_boot(PART, Boot::Grub);
+    for n in [1, 2] {
+        let sum = d
+            .grub_dir()
+            .join(format!("mender_grubenv{n}/lock.sha256sum"));
+        std::fs::write(&sum, format!("{}  lock\n", "0".repeat(64))).unwrap();
+    }
+    let v = d.run(&["install", &artifact()]);
+    assert_eq!(v.code, 1);
+    assert!(v.stderr.contains("both copies"), "{}", v.stderr);
+    assert!(d.part(3).iter().all(|b| *b == 0), "nothing may be written");
+    assert_eq!(d.run(&["commit"]).code, 2, "nothing is pending");
 }
