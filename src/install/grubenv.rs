@@ -246,8 +246,8 @@ fn env_dir_setting(config: &str) -> Option<PathBuf> {
         .filter_map(|line| line.strip_prefix("ENV_DIR"))
         .filter_map(|rest| rest.trim_start().strip_prefix('='))
         .map(str::trim)
+        .next_back()
         .filter(|v| !v.is_empty())
-        .last()
         .map(PathBuf::from)
 }
 
@@ -267,6 +267,10 @@ mod tests {
         let text = "# comment\nENV_DIR=/boot/one\nOTHER=x\nENV_DIR = /boot/two \n";
         assert_eq!(env_dir_setting(text), Some(PathBuf::from("/boot/two")));
         assert_eq!(env_dir_setting("ENV_DIRX=/a\n"), None);
-        assert_eq!(env_dir_setting("ENV_DIR=\n"), None);
+        assert_eq!(
+            env_dir_setting("ENV_DIR=/a\nENV_DIR=\n"),
+            None,
+            "the last line wins"
+        );
     }
 }
