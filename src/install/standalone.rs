@@ -18,7 +18,7 @@ use super::module::{
     CurrentSystem, ModuleError, ModuleState, ModuleTree, RebootNeed, UpdateModule,
 };
 use super::rootfs::{self, RootfsError, RootfsLayout, RootfsSink};
-use super::scripts::{RetryPolicy, ScriptError, StateScripts};
+use super::scripts::{Action, RetryPolicy, ScriptError, StateScripts};
 use super::state::{PendingInstall, Store, StoreError};
 use crate::artifact::{
     self, CheckedHeader, PayloadFileInfo, PayloadSink, PayloadType, ReadError, ReadOptions,
@@ -148,13 +148,16 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             .clone()
             .map(|layout| RootfsSink::new(layout, ctx.bootenv.clone())),
         kind: Kind::Unknown,
+        scripts: scripts_of(ctx),
+        downloading: false,
     };
     let verified = match artifact::read_artifact(input, &options, &mut sink) {
         Ok(verified) => verified,
         Err(e) => {
+            // The module was downloading: stop it, then the error path (issue #3, item 9).
+            drop(sink.modules.take());
+            sink.fail_download();
             if let Kind::Module(payload_type) = &sink.kind {
-                // The module was downloading: stop it, then its error path (issue #3, item 9).
-                drop(sink.modules.take());
                 let located = UpdateModule::locate(&setup.data_dir, payload_type, setup.timeout);
                 if let (Ok(module), true) = (located, setup.tree_root.is_dir()) {
                     let tree = ModuleTree::existing(&setup.tree_root);
@@ -169,6 +172,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
     if sink.kind == Kind::Rootfs
         && let Some(rootfs_sink) = sink.rootfs.take()
     {
+        sink.finish_download()?;
         return install_rootfs(ctx, &store, &header, &rootfs_sink);
     }
     let Some(modules) = sink
@@ -182,7 +186,11 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             reboot: RebootNeed::No,
         });
     };
-    let (module, tree, _) = match modules.finish() {
+    let finished = modules.finish();
+    if finished.is_err() {
+        sink.fail_download();
+    }
+    let (module, tree, _) = match finished {
         Ok(done) => done,
         Err(e) => {
             let located = header
@@ -198,6 +206,10 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             return Err(e.into());
         }
     };
+    if let Err(e) = sink.finish_download() {
+        let _ = module.call(ModuleState::Cleanup, &tree);
+        return Err(e);
+    }
     let scripts = scripts_of(ctx);
     if let Err(e) = scripts.install_artifact_scripts(&header.scripts) {
         let _ = module.call(ModuleState::Cleanup, &tree);
@@ -413,25 +425,47 @@ enum Kind {
     Module(String),
 }
 
-/// Routes the payload by its verified type: empty payloads need no consumer, rootfs-image is
-/// refused until the A/B installer exists, everything else goes to its Update Module.
+/// Routes the payload by its verified type: empty payloads need no consumer, rootfs-image goes
+/// to the A/B installer, everything else to its Update Module. The device's `Download_Enter`
+/// scripts run before the first payload byte moves (spec §8.2).
 struct Dispatch {
     modules: Option<ModuleSink>,
     rootfs: Option<RootfsSink>,
     kind: Kind,
+    scripts: StateScripts,
+    /// Download_Enter started: Download_Leave or Download_Error must follow.
+    downloading: bool,
 }
 
-impl PayloadSink for Dispatch {
-    fn begin(
+impl Dispatch {
+    /// Ends a complete download with the Download_Leave scripts; if one fails, the Error
+    /// scripts run and the install stops.
+    fn finish_download(&mut self) -> Result<(), InstallError> {
+        if !std::mem::take(&mut self.downloading) {
+            return Ok(());
+        }
+        let left = self.scripts.run("Download", Action::Leave);
+        if left.is_err() {
+            let _ = self.scripts.run("Download", Action::Error);
+        }
+        Ok(left?)
+    }
+
+    /// Ends a failed download with the Download_Error scripts (their failures only logged).
+    fn fail_download(&mut self) {
+        if std::mem::take(&mut self.downloading) {
+            let _ = self.scripts.run("Download", Action::Error);
+        }
+    }
+}
+
+impl Dispatch {
+    fn begin_payload(
         &mut self,
         header: &CheckedHeader,
         manifest: &VerifiedManifest,
     ) -> Result<(), SinkError> {
         match &header.payload_type {
-            PayloadType::Empty => {
-                self.kind = Kind::Empty;
-                Ok(())
-            }
             PayloadType::Named(t) if t == "rootfs-image" => {
                 self.kind = Kind::Rootfs;
                 match &mut self.rootfs {
@@ -445,6 +479,27 @@ impl PayloadSink for Dispatch {
                     Some(m) => m.begin(header, manifest),
                     None => Err(Box::new(DownloadError::NoPayloadType)),
                 }
+            }
+            PayloadType::Empty => Ok(()),
+        }
+    }
+}
+
+impl PayloadSink for Dispatch {
+    fn begin(
+        &mut self,
+        header: &CheckedHeader,
+        manifest: &VerifiedManifest,
+    ) -> Result<(), SinkError> {
+        match &header.payload_type {
+            PayloadType::Empty => {
+                self.kind = Kind::Empty;
+                Ok(())
+            }
+            PayloadType::Named(_) => {
+                self.downloading = true;
+                self.scripts.run("Download", Action::Enter)?;
+                self.begin_payload(header, manifest)
             }
         }
     }

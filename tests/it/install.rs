@@ -487,3 +487,145 @@ fn one_operation_at_a_time() {
     // Once it is gone, the install goes through.
     assert_eq!(run(&s, &["install", art.to_str().unwrap()]).code, 0);
 }
+
+/// Puts an executable device script (`<conf dir>/scripts/<name>`) with a shell `body`.
+fn device_script(s: &Scratch, name: &str, body: &str) {
+    let path = s.write(
+        &format!("etc/scripts/{name}"),
+        format!("#!/bin/sh\n{body}\n").as_bytes(),
+    );
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// Device Download scripts that log to `<sandbox>/scripts.log`; `enter_exit`/`leave_exit` are
+/// their exit codes.
+fn download_scripts(s: &Scratch, enter_exit: i32, leave_exit: i32) -> PathBuf {
+    let log = s.root().join("scripts.log");
+    let l = log.display();
+    device_script(
+        s,
+        "Download_Enter_00",
+        &format!("echo download-enter >> {l}; exit {enter_exit}"),
+    );
+    device_script(
+        s,
+        "Download_Leave_00",
+        &format!("echo download-leave >> {l}; exit {leave_exit}"),
+    );
+    device_script(
+        s,
+        "Download_Error_00",
+        &format!("echo download-error >> {l}"),
+    );
+    log
+}
+
+#[test]
+fn device_download_scripts_run_around_the_download_before_artifact_install() {
+    let s = device();
+    let log = download_scripts(&s, 0, 0);
+    let art = artifact_with_scripts(
+        &s,
+        "app-1",
+        "version 1\n",
+        &[logging(&log, "ArtifactInstall_Enter_00")]
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "download-enter\ndownload-leave\nArtifactInstall_Enter_00\n"
+    );
+}
+
+#[test]
+fn a_failing_download_enter_script_stops_before_the_module_starts() {
+    let s = device();
+    let log = download_scripts(&s, 1, 0);
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.stderr.contains("Download_Enter_00 failed (exit 1)"),
+        "{}",
+        v.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "download-enter\ndownload-error\n"
+    );
+    assert!(
+        !s.root().join("var/modules").exists(),
+        "the module's Download must not start"
+    );
+    assert_eq!(target(&s), None);
+    assert_eq!(run(&s, &["commit"]).code, 2, "nothing may be pending");
+}
+
+#[test]
+fn a_failing_download_leave_script_stops_before_artifact_install() {
+    let s = device();
+    let log = download_scripts(&s, 0, 3);
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.stderr.contains("Download_Leave_00 failed (exit 3)"),
+        "{}",
+        v.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "download-enter\ndownload-leave\ndownload-error\n"
+    );
+    assert_eq!(target(&s), None, "ArtifactInstall must not run");
+    assert_eq!(run(&s, &["commit"]).code, 2, "nothing may be pending");
+}
+
+#[test]
+fn a_payload_failing_its_checksum_runs_the_download_error_scripts() {
+    let s = device();
+    let log = download_scripts(&s, 0, 0);
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    let mut opened = Art {
+        members: untar(&std::fs::read(&art).unwrap()),
+    };
+    let mut files = untar(&crate::fixtures::gunzip(opened.get("data/0000.tar.gz")));
+    let app = files.iter_mut().find(|m| m.name == "app.conf").unwrap();
+    app.data = b"version 666\n".to_vec();
+    opened.set(
+        "data/0000.tar.gz",
+        crate::fixtures::gzip(&tar(&files, Dialect::Ustar)),
+    );
+    let bad = s.write("bad.mender", &opened.bytes());
+    let v = run(&s, &["install", bad.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(v.stderr.contains("checksum mismatch"), "{}", v.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "download-enter\ndownload-error\n"
+    );
+    assert_eq!(target(&s), None);
+}
+
+#[test]
+fn a_bad_signature_runs_no_download_script_at_all() {
+    let s = device();
+    let log = download_scripts(&s, 0, 0);
+    let art = single_file_artifact(&s, "app-1", "version 1\n");
+    s.write(
+        "etc/mender.conf",
+        format!(
+            r#"{{"ArtifactVerifyKey":"{}"}}"#,
+            fx().path("ec.pub").display()
+        )
+        .as_bytes(),
+    );
+    let v = run(&s, &["install", art.to_str().unwrap()]);
+    assert_eq!(v.code, 1);
+    assert!(v.stderr.contains("signature"), "{}", v.stderr);
+    assert!(!log.exists(), "scripts ran for an unverified artifact");
+}

@@ -355,3 +355,20 @@ fn grub_environment_with_both_copies_corrupt_refuses_before_writing() {
     assert!(d.part(3).iter().all(|b| *b == 0), "nothing may be written");
     assert_eq!(d.run(&["commit"]).code, 2, "nothing is pending");
 }
+
+#[test]
+fn a_failing_download_enter_script_leaves_the_inactive_partition_unwritten() {
+    let d = Device::new(PART);
+    let script =
+        d.s.write("etc/scripts/Download_Enter_00", b"#!/bin/sh\nexit 7\n");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let v = d.run(&["install", &artifact()]);
+    assert_eq!(v.code, 1);
+    assert!(
+        v.stderr.contains("Download_Enter_00 failed (exit 7)"),
+        "{}",
+        v.stderr
+    );
+    assert!(d.part(3).iter().all(|b| *b == 0), "nothing may be written");
+    assert_eq!(d.boot_vars(), (Some("2".into()), Some("0".into())));
+}
