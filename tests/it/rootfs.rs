@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::fixtures::{Art, Dialect, Scratch, Verdict, fx, gunzip, gzip, tar, untar};
 
-const PART: usize = 1024 * 1024;
+pub(crate) const PART: usize = 1024 * 1024;
 
 /// Which boot environment the device under test has.
 #[derive(Clone, Copy)]
@@ -18,8 +18,8 @@ enum Boot {
     Grub,
 }
 
-struct Device {
-    s: Scratch,
+pub(crate) struct Device {
+    pub(crate) s: Scratch,
     boot: Boot,
 }
 
@@ -41,7 +41,7 @@ fn ok(command: &mut Command) -> String {
 }
 
 impl Device {
-    fn new(inactive_size: usize) -> Self {
+    pub(crate) fn new(inactive_size: usize) -> Self {
         Self::with_boot(inactive_size, Boot::UBoot)
     }
 
@@ -115,7 +115,7 @@ impl Device {
         self.s.root().join("boot/grub-mender-grubenv")
     }
 
-    fn run(&self, args: &[&str]) -> Verdict {
+    pub(crate) fn run(&self, args: &[&str]) -> Verdict {
         let mut command = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
         command
             .args(args)
@@ -184,11 +184,11 @@ impl Device {
         }
     }
 
-    fn part(&self, n: u32) -> Vec<u8> {
+    pub(crate) fn part(&self, n: u32) -> Vec<u8> {
         std::fs::read(self.s.root().join(format!("dev/rootfs-p{n}"))).unwrap()
     }
 
-    fn boot_vars(&self) -> (Option<String>, Option<String>) {
+    pub(crate) fn boot_vars(&self) -> (Option<String>, Option<String>) {
         (self.var("mender_boot_part"), self.var("upgrade_available"))
     }
 }
