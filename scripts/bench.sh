@@ -105,23 +105,4 @@ echo
 cat ratios.txt
 rm -f ratios.txt
 
-# Install throughput: the 1 GiB gzip artifact onto a file-backed inactive partition, with a
-# file-backed U-Boot environment (write, fsync, read-back hash, boot switch).
-if [[ -f art-1024-gzip.mender ]]; then
-    S=$W/install-sandbox
-    rm -rf "$S"; mkdir -p "$S"/{etc,var,boot}
-    truncate -s 1100M "$S/rootfs-p2"; truncate -s 1100M "$S/rootfs-p3"
-    printf '{"ArtifactVerifyKey":"%s","RootfsPartA":"%s","RootfsPartB":"%s"}' \
-        "$W/pub.pem" "$S/rootfs-p2" "$S/rootfs-p3" > "$S/etc/mender.conf"
-    printf 'device_type=beaglebone\n' > "$S/var/device_type"
-    head -c 16384 /dev/zero > "$S/boot/env.bin"
-    printf '%s 0x0000 0x4000\n' "$S/boot/env.bin" > "$S/boot/fw_env.config"
-    printf 'mender_boot_part=2\nupgrade_available=0\nbootcount=0\n' > "$S/boot/defaults"
-    fw_setenv -c "$S/boot/fw_env.config" -f "$S/boot/defaults" -s "$S/boot/defaults" 2>/dev/null
-    r=$(MENDER_CONF_DIR=$S/etc MENDER_DATASTORE_DIR=$S/var MENDER_DATA_DIR=$S/share \
-        ARTIFACT_GATE_FW_ENV_CONFIG=$S/boot/fw_env.config measure "$GATE" install art-1024-gzip.mender)
-    bytes=$(stat -c %s rootfs-1024.img)
-    echo "install 1024 MiB gzip rootfs-image to a file partition: ${r% *} s," \
-        "$(mib_s "$bytes" "${r% *}") MiB/s, peak RSS $((${r#* } / 1024)) MiB"
-    rm -rf "$S"
-fi
+# The install comparison with `mender install` needs root and loop devices: scripts/bench-install.sh.

@@ -9,6 +9,7 @@ pub mod download;
 pub mod grubenv;
 pub mod module;
 mod process;
+pub mod readback;
 pub mod rootfs;
 pub mod scripts;
 pub mod standalone;

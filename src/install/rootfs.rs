@@ -1,9 +1,10 @@
 //! The built-in A/B rootfs-image installer (spec §8.4, the Go client's behaviour).
 //!
 //! The payload's single file streams onto the inactive partition (`RootfsPartA`/`RootfsPartB`),
-//! after a size check against the partition. Once its hash matched the manifest the partition is
-//! `fsync`ed, read back and hashed again; only then does `ArtifactInstall` switch the boot
-//! variables — `mender_boot_part`, `mender_boot_part_hex`, `upgrade_available=1`, `bootcount=0`
+//! after a size check against the partition. While it is written, a thread reads back what has
+//! been flushed to the partition and hashes it again ([`super::readback`]); once the stream's
+//! hash matched the manifest, the partition is `fsync`ed, the rest read back, and the digest must
+//! match too. Only then does `ArtifactInstall` switch the boot variables — `mender_boot_part`, `mender_boot_part_hex`, `upgrade_available=1`, `bootcount=0`
 //! in one `fw_setenv` write. Commit clears `upgrade_available`; rollback points back.
 
 use std::fs::{File, OpenOptions};
@@ -11,10 +12,10 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::bootenv::{BootEnv, BootEnvError};
+use super::readback::{self, ReadBack, ReadBackError};
 use crate::artifact::{CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedFile};
 use crate::signature::VerifiedManifest;
 
@@ -177,6 +178,7 @@ pub struct RootfsSink {
     env: BootEnv,
     slots: Option<Slots>,
     out: Option<File>,
+    readback: Option<ReadBack>,
     part_size: u64,
     written_files: usize,
 }
@@ -189,6 +191,7 @@ impl RootfsSink {
             env,
             slots: None,
             out: None,
+            readback: None,
             part_size: 0,
             written_files: 0,
         }
@@ -264,7 +267,11 @@ impl PayloadSink for RootfsSink {
         let Some(out) = self.out.as_mut() else {
             return Err(Box::new(RootfsError::SecondFile));
         };
+        let readback = self.readback.insert(
+            ReadBack::start(&path, readback::WINDOW).map_err(|e| readback_error(&path, e))?,
+        );
         let mut buf = vec![0u8; 256 * 1024];
+        let mut written = 0u64;
         loop {
             let n = data.read(&mut buf)?;
             if n == 0 {
@@ -276,12 +283,14 @@ impl PayloadSink for RootfsSink {
                     path: path.clone(),
                     source,
                 })?;
+            written += n as u64;
+            readback.written(written);
         }
         Ok(())
     }
 
     fn file_verified(&mut self, file: &VerifiedFile) -> Result<(), SinkError> {
-        let Some(out) = self.out.take() else {
+        let (Some(out), Some(readback)) = (self.out.take(), self.readback.take()) else {
             return Ok(());
         };
         let path = self
@@ -289,27 +298,12 @@ impl PayloadSink for RootfsSink {
             .as_ref()
             .map(|s| s.inactive.path.clone())
             .unwrap_or_default();
-        let io_err = |what, source| RootfsError::Io {
-            what,
-            path: path.clone(),
-            source,
-        };
-        out.sync_all().map_err(|e| io_err("fsync", e))?;
         drop(out);
-        // Read back what landed on the partition and hash it again before it may be booted.
-        let mut hasher = Sha256::new();
-        let mut input = File::open(&path)
-            .map_err(|e| io_err("read back", e))?
-            .take(file.size);
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = input.read(&mut buf).map_err(|e| io_err("read back", e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(buf.get(..n).unwrap_or_default());
-        }
-        let found: [u8; 32] = hasher.finalize().into();
+        // The final fsync and the rest of the read-back; the digest covers what the partition
+        // returns, not what was sent to it.
+        let found = readback
+            .finish(file.size)
+            .map_err(|e| readback_error(&path, e))?;
         if found != file.sha256 {
             return Err(Box::new(RootfsError::ReadBack {
                 partition: path,
@@ -318,6 +312,14 @@ impl PayloadSink for RootfsSink {
             }));
         }
         Ok(())
+    }
+}
+
+fn readback_error(path: &Path, e: ReadBackError) -> RootfsError {
+    RootfsError::Io {
+        what: e.what,
+        path: path.to_owned(),
+        source: e.source,
     }
 }
 
