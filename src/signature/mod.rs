@@ -7,6 +7,7 @@
 //! the C++ client none; a newline-terminated file is the common hand-made mistake).
 
 pub mod key;
+pub mod pkcs11_uri;
 
 use base64::Engine;
 use thiserror::Error;
