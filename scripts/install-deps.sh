@@ -14,6 +14,11 @@ want=(
     libubootenv-tool  # fw_setenv/fw_printenv for the A/B boot variables (U-Boot)
     grub-common       # grub-editenv for the A/B boot variables (GRUB)
     python3           # the demo edits a tar to show a tampered artifact
+    # Verify keys in tokens (issue #7): a SoftHSM2 token and a software TPM behind tpm2-pkcs11.
+    softhsm2 gnutls-bin opensc                 # the token, p11tool and pkcs11-tool to fill it
+    swtpm tpm2-tools libtss2-tcti-swtpm0       # the TPM and its direct TCTI
+    libtpm2-pkcs11-1 libtpm2-pkcs11-tools      # the PKCS#11 module and tpm2_ptool
+    tpm2-abrmd libtss2-tcti-tabrmd0 dbus       # the resource manager tpm2_ptool import needs
 )
 if [[ "${1:-}" == "bench" ]]; then
     want+=(libdeflate-tools e2fsprogs time)

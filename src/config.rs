@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::signature::pkcs11_uri::{Pkcs11Uri, UriError};
 use crate::signature::{KeyError, KeyRing, PublicKey, TrustedKey};
 
 /// Mender's directories.
@@ -124,6 +125,23 @@ pub enum ConfigError {
         path: String,
         /// Cause.
         source: KeyError,
+    },
+    /// A `pkcs11:` key URI that does not parse.
+    #[error("verify key URI {uri}…: {source}")]
+    KeyUri {
+        /// The start of the URI (no attributes, which may hold a PIN).
+        uri: String,
+        /// Why.
+        source: UriError,
+    },
+    /// A `pkcs11:` key that cannot be opened in its token.
+    #[cfg(feature = "pkcs11")]
+    #[error("verify key {uri}: {source}")]
+    Token {
+        /// The URI, PIN hidden.
+        uri: String,
+        /// Why.
+        source: crate::signature::token::TokenError,
     },
     /// No key is configured and unsigned artifacts were not explicitly allowed.
     #[error(
@@ -261,10 +279,15 @@ fn non_empty(path: &Path, key: &'static str, value: &str) -> Result<String, Conf
     Ok(value.to_owned())
 }
 
-/// Reads and decodes every key file; any failure is an error (fail closed).
+/// Reads and decodes every key file, and opens every `pkcs11:` key in its token; any failure is
+/// an error (fail closed).
 pub fn load_keys(paths: &[String]) -> Result<Option<KeyRing>, ConfigError> {
     let mut keys = Vec::with_capacity(paths.len());
     for path in paths {
+        if Pkcs11Uri::is_uri(path) {
+            keys.push(open_token_key(path)?);
+            continue;
+        }
         let bytes = read_small_file(Path::new(path)).map_err(|source| ConfigError::KeyRead {
             path: path.clone(),
             source,
@@ -279,6 +302,39 @@ pub fn load_keys(paths: &[String]) -> Result<Option<KeyRing>, ConfigError> {
         });
     }
     Ok(KeyRing::new(keys))
+}
+
+/// A `pkcs11:` key: parsed, then found in its token (issue #7). Messages show the URI with any
+/// `pin-value` hidden.
+fn open_token_key(text: &str) -> Result<TrustedKey, ConfigError> {
+    let uri = Pkcs11Uri::parse(text).map_err(|source| ConfigError::KeyUri {
+        // The URI as typed may hold a PIN; show only its start.
+        uri: text
+            .split(['?', ';'])
+            .next()
+            .unwrap_or("pkcs11:")
+            .to_owned(),
+        source,
+    })?;
+    #[cfg(feature = "pkcs11")]
+    {
+        let key =
+            crate::signature::token::TokenKey::open(&uri).map_err(|source| ConfigError::Token {
+                uri: uri.to_string(),
+                source,
+            })?;
+        // The label says where verification runs (on the token, or in software with the value
+        // read out of it), so every "verified with key …" line tells the operator.
+        Ok(TrustedKey {
+            label: key.describe(),
+            key: PublicKey::Token(std::sync::Arc::new(key)),
+        })
+    }
+    #[cfg(not(feature = "pkcs11"))]
+    Err(ConfigError::Key {
+        path: uri.to_string(),
+        source: crate::signature::KeyError::Pkcs11Unavailable,
+    })
 }
 
 /// Reads the device type: `DeviceTypeFile` from mender.conf, else `<datastore>/device_type`.

@@ -32,6 +32,9 @@ pub enum PublicKey {
     EcdsaP256(p256::ecdsa::VerifyingKey),
     /// Ed25519.
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// A key in a PKCS#11 token, checked there (issue #7).
+    #[cfg(feature = "pkcs11")]
+    Token(std::sync::Arc<super::token::TokenKey>),
 }
 
 /// Why a key file could not be used.
@@ -64,6 +67,11 @@ pub enum KeyError {
     /// An RSA key that is too small.
     #[error("RSA key of {0} bits is too small (minimum {MIN_RSA_BITS})")]
     RsaTooSmall(u32),
+    /// A `pkcs11:` URI in a build without the `pkcs11` feature.
+    #[error(
+        "this build has no PKCS#11 support (cargo feature 'pkcs11'); pkcs11: keys cannot be used"
+    )]
+    Pkcs11Unavailable,
     /// Key material that does not decode.
     #[error("invalid {algorithm} key: {detail}")]
     InvalidKey {
@@ -130,6 +138,12 @@ pub enum Mismatch {
         /// Key algorithm.
         algorithm: &'static str,
     },
+    /// The token holding the key failed to answer; the signature counts as unverified.
+    #[error("{detail}")]
+    Token {
+        /// What the token said.
+        detail: String,
+    },
 }
 
 impl PublicKey {
@@ -163,12 +177,49 @@ impl PublicKey {
         Err(KeyError::NotAKey)
     }
 
+    /// An RSA key from its big-endian modulus and exponent (as a token stores them).
+    pub fn from_rsa_parts(modulus: &[u8], exponent: &[u8]) -> Result<Self, KeyError> {
+        let n = rsa::BoxedUint::from_be_slice_vartime(modulus);
+        let e = rsa::BoxedUint::from_be_slice_vartime(exponent);
+        let key = rsa::PublicKey::new(n, e).map_err(|e| KeyError::InvalidKey {
+            algorithm: "RSA",
+            detail: e.to_string(),
+        })?;
+        check_rsa_size(key)
+    }
+
+    /// A P-256 key from its SEC1 point.
+    pub fn from_p256_point(point: &[u8]) -> Result<Self, KeyError> {
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            .map(Self::EcdsaP256)
+            .map_err(|e| KeyError::InvalidKey {
+                algorithm: "ECDSA P-256",
+                detail: e.to_string(),
+            })
+    }
+
+    /// An Ed25519 key from its 32 bytes.
+    pub fn from_ed25519_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let raw: &[u8; 32] = bytes.try_into().map_err(|_| KeyError::InvalidKey {
+            algorithm: "Ed25519",
+            detail: format!("public key is {} bytes, not 32", bytes.len()),
+        })?;
+        ed25519_dalek::VerifyingKey::from_bytes(raw)
+            .map(Self::Ed25519)
+            .map_err(|e| KeyError::InvalidKey {
+                algorithm: "Ed25519",
+                detail: e.to_string(),
+            })
+    }
+
     /// Short algorithm name.
     pub fn algorithm(&self) -> &'static str {
         match self {
             Self::Rsa(_) => "RSA",
             Self::EcdsaP256(_) => "ECDSA P-256",
             Self::Ed25519(_) => "Ed25519",
+            #[cfg(feature = "pkcs11")]
+            Self::Token(key) => key.algorithm(),
         }
     }
 
@@ -184,6 +235,8 @@ impl PublicKey {
             Self::Rsa(key) => verify_rsa(key, digest, signature),
             Self::EcdsaP256(key) => verify_ecdsa(key, digest, signature),
             Self::Ed25519(key) => verify_ed25519(key, message, digest, signature),
+            #[cfg(feature = "pkcs11")]
+            Self::Token(key) => key.verify(message, digest, signature),
         }
     }
 

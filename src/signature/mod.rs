@@ -8,6 +8,8 @@
 
 pub mod key;
 pub mod pkcs11_uri;
+#[cfg(feature = "pkcs11")]
+pub mod token;
 
 use base64::Engine;
 use thiserror::Error;

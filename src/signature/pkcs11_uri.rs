@@ -514,4 +514,114 @@ mod tests {
         assert!(!Pkcs11Uri::is_uri("pkcs11"));
         assert!(!Pkcs11Uri::is_uri("./pkcs11:key.pem"));
     }
+
+    /// A small deterministic generator (xorshift), so the run is the same every time.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[(self.next() % items.len() as u64) as usize]
+        }
+    }
+
+    #[test]
+    fn generated_uris_never_panic_and_accepted_ones_print_back_to_the_same_key() {
+        let path_names = [
+            "token",
+            "object",
+            "id",
+            "type",
+            "model",
+            "serial",
+            "manufacturer",
+            "slot-id",
+            "x-v",
+            "",
+        ];
+        let query_names = [
+            "module-path",
+            "module-path",
+            "module-name",
+            "pin-value",
+            "pin-source",
+            "x-q",
+            "",
+        ];
+        let values = [
+            "a",
+            "upd-keys",
+            "public",
+            "private",
+            "%41",
+            "%00",
+            "%2",
+            "%zz",
+            "%ff",
+            "é",
+            " ",
+            "/usr/lib/m.so",
+            "file:/etc/pin",
+            "file:///p",
+            "libsofthsm2",
+            "=",
+            ":",
+            "&",
+            ";",
+            "?",
+            "%3B",
+            "",
+        ];
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        let mut accepted = 0;
+        for _ in 0..50_000 {
+            let value = |rng: &mut Rng| -> String {
+                (0..1 + rng.next() % 3).map(|_| rng.pick(&values)).collect()
+            };
+            let path: Vec<String> = (0..rng.next() % 5)
+                .map(|_| format!("{}={}", rng.pick(&path_names), value(&mut rng)))
+                .collect();
+            let query: Vec<String> = (0..rng.next() % 4)
+                .map(|_| format!("{}={}", rng.pick(&query_names), value(&mut rng)))
+                .collect();
+            // Half the time the two required attributes are there, so many URIs are valid.
+            let (mut path, mut query) = (path, query);
+            if rng.next().is_multiple_of(2) {
+                path.insert(0, format!("object={}", value(&mut rng)));
+                query.insert(0, "module-path=/usr/lib/m.so".to_owned());
+            }
+            let mut text = format!("pkcs11:{}", path.join(";"));
+            if !query.is_empty() || rng.next().is_multiple_of(2) {
+                text = format!("{text}?{}", query.join("&"));
+            }
+            let Ok(uri) = Pkcs11Uri::parse(&text) else {
+                continue;
+            };
+            accepted += 1;
+            let printed = uri.to_string();
+            let again = Pkcs11Uri::parse(&printed.replace("pin-value=***", "pin-value=x"))
+                .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
+            assert_eq!(
+                (
+                    &again.token,
+                    &again.object,
+                    &again.id,
+                    &again.module,
+                    &again.serial
+                ),
+                (&uri.token, &uri.object, &uri.id, &uri.module, &uri.serial),
+                "{text:?}"
+            );
+        }
+        assert!(
+            accepted > 300,
+            "the generator must reach valid URIs too ({accepted})"
+        );
+    }
 }

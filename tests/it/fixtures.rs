@@ -138,6 +138,19 @@ pub fn gate_with_stdin(args: &[&str], env_root: &Path, stdin: Option<&[u8]>) -> 
     child.wait_with_output().expect("wait artifact-gate")
 }
 
+/// Like [`gate`], with extra environment variables (a token's configuration, say).
+pub fn gate_env(args: &[&str], env_root: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Verdict {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
+    cmd.args(args)
+        .env("MENDER_CONF_DIR", env_root.join("etc"))
+        .env("MENDER_DATASTORE_DIR", env_root.join("var"))
+        .env("MENDER_DATA_DIR", env_root.join("share"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Verdict::from(cmd.output().expect("run artifact-gate"))
+}
+
 /// Outcome of a CLI run, for assertions.
 pub struct Verdict {
     pub code: i32,

@@ -24,3 +24,5 @@ mod large;
 mod modules;
 mod rootfs;
 mod streaming;
+#[cfg(feature = "pkcs11")]
+mod tokens;
