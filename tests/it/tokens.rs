@@ -268,9 +268,15 @@ fn softhsm_module_found_by_name() {
     assert_eq!(v.code, 0, "{}", v.stderr);
 }
 
-#[test]
-fn install_with_a_token_key_in_mender_conf() {
-    let hsm = SoftHsm::new();
+/// `install` with `good_key`/`bad_key` in mender.conf's ArtifactVerifyKeys, run through `run`
+/// (which adds the token's environment): the bad key refuses the install before anything runs,
+/// the good one installs through Debian's single-file module.
+fn install_with_key_in_mender_conf(
+    run: &dyn Fn(&Scratch, &[&str]) -> Verdict,
+    good_key: &str,
+    bad_key: &str,
+    why_bad: &str,
+) {
     let s = Scratch::new();
     let conf = |key: &str| {
         s.write(
@@ -289,51 +295,70 @@ fn install_with_a_token_key_in_mender_conf() {
     )
     .unwrap();
     let target = s.root().join("target");
-    let art = {
-        let dir = s.root().join("build");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("app.conf"), "from the token test\n").unwrap();
-        std::fs::write(dir.join("dest_dir"), target.display().to_string()).unwrap();
-        std::fs::write(dir.join("filename"), "app.conf").unwrap();
-        std::fs::write(dir.join("permissions"), "644").unwrap();
-        ok(Command::new("mender-artifact")
-            .current_dir(&dir)
-            .args([
-                "write",
-                "module-image",
-                "-T",
-                "single-file",
-                "-n",
-                "token-app",
-            ])
-            .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
-            .args([
-                "-f",
-                "filename",
-                "-f",
-                "permissions",
-                "-o",
-                "app.mender",
-                "-k",
-            ])
-            .arg(fx().path("rsa.key")));
-        dir.join("app.mender")
-    };
+    let dir = s.root().join("build");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.conf"), "from the token test\n").unwrap();
+    std::fs::write(dir.join("dest_dir"), target.display().to_string()).unwrap();
+    std::fs::write(dir.join("filename"), "app.conf").unwrap();
+    std::fs::write(dir.join("permissions"), "644").unwrap();
+    ok(Command::new("mender-artifact")
+        .current_dir(&dir)
+        .args([
+            "write",
+            "module-image",
+            "-T",
+            "single-file",
+            "-n",
+            "token-app",
+        ])
+        .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
+        .args([
+            "-f",
+            "filename",
+            "-f",
+            "permissions",
+            "-o",
+            "app.mender",
+            "-k",
+        ])
+        .arg(fx().path("rsa.key")));
+    let art = dir.join("app.mender");
     let art = art.to_str().unwrap();
 
-    // A key that cannot be opened refuses the install before anything runs.
-    conf(&hsm.uri("token=upd-keys;object=missing"));
-    let v = hsm.run(&s, &["install", art]);
+    conf(bad_key);
+    let v = run(&s, &["install", art]);
     assert_eq!(v.code, 1, "{}", v.stderr);
-    assert!(v.stderr.contains("no public key matching"), "{}", v.stderr);
-    assert!(!target.join("app.conf").exists());
+    assert!(
+        v.stderr.contains(why_bad),
+        "expected {why_bad:?} in {}",
+        v.stderr
+    );
+    assert!(
+        !target.join("app.conf").exists(),
+        "nothing may be installed"
+    );
+    assert!(
+        !s.root().join("var/modules").exists(),
+        "no module may have been started"
+    );
 
-    conf(&hsm.uri("token=upd-keys;object=rsa-root"));
-    let v = hsm.run(&s, &["install", art]);
+    conf(good_key);
+    let v = run(&s, &["install", art]);
     assert_eq!(v.code, 0, "{}", v.stderr);
     assert_eq!(
         std::fs::read_to_string(target.join("app.conf")).unwrap(),
         "from the token test\n"
+    );
+}
+
+#[test]
+fn install_with_a_softhsm_key_in_mender_conf() {
+    let hsm = SoftHsm::new();
+    install_with_key_in_mender_conf(
+        &|s, args| hsm.run(s, args),
+        &hsm.uri("token=upd-keys;object=rsa-root"),
+        &hsm.uri("token=upd-keys;object=missing"),
+        "no public key matching object=\"missing\"",
     );
 }
 
@@ -503,13 +528,11 @@ impl Tpm {
         c
     }
 
-    fn validate(&self, bytes: &[u8], key: &str) -> Verdict {
-        let s = Scratch::new();
-        let path = s.write("under-test.mender", bytes);
+    fn run(&self, s: &Scratch, args: &[&str]) -> Verdict {
         let tcti = self.tcti();
         let store = self.dir.path().join("store");
         gate_env(
-            &["validate", "-k", key, path.to_str().unwrap()],
+            args,
             s.root(),
             &[
                 ("TPM2_PKCS11_TCTI", OsStr::new(&tcti)),
@@ -517,6 +540,12 @@ impl Tpm {
                 ("TPM2_PKCS11_LOG_LEVEL", OsStr::new("0")),
             ],
         )
+    }
+
+    fn validate(&self, bytes: &[u8], key: &str) -> Verdict {
+        let s = Scratch::new();
+        let path = s.write("under-test.mender", bytes);
+        self.run(&s, &["validate", "-k", key, path.to_str().unwrap()])
     }
 
     fn pin_file(&self, pin: &str) -> PathBuf {
@@ -629,4 +658,15 @@ fn tpm_ec_key_imported_by_tpm2_ptool_verifies_and_rejects_another_signer() {
     // The RSA public key written through PKCS#11 sits beside it.
     let v = tpm.validate(&fx().bytes("mod-rsa.mender"), &tpm.uri("rsa-pub", "1234"));
     assert_eq!(v.code, 0, "{}", v.stderr);
+}
+
+#[test]
+fn install_with_a_tpm_key_in_mender_conf() {
+    let tpm = Tpm::new(false);
+    install_with_key_in_mender_conf(
+        &|s, args| tpm.run(s, args),
+        &tpm.uri("rsa-pub", "1234"),
+        &tpm.uri("rsa-pub", "9999"),
+        "the PIN is wrong",
+    );
 }
