@@ -1,26 +1,22 @@
 //! Command-line interface: `validate` and `read`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtifact};
-use crate::config::{self, ConfigError, MenderConfig, MenderPaths};
+use crate::config::MenderPaths;
 use crate::error::Error;
-use crate::install::bootenv::BootEnv;
 use crate::install::module::RebootNeed;
-use crate::install::rootfs::RootfsLayout;
-use crate::install::scripts::RetryPolicy;
-use crate::install::standalone::{self, Finished, InstallContext, InstallOutcome};
+use crate::install::standalone::{self, Finished, InstallOutcome};
 use crate::install::state::Store;
 use crate::limits::Limits;
 use crate::policy::DeviceFacts;
 use crate::progress::Progress;
-use crate::signature::{SignaturePolicy, Trust};
-use crate::source::Source;
+use crate::signature::Trust;
+use crate::setup::{self, KeySource};
 
 /// On-device verifier for Mender Artifacts.
 ///
@@ -100,6 +96,15 @@ struct KeyArgs {
     /// (default /var/lib/mender/mender.conf) is read first either way.
     #[arg(long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    fn source(&self) -> KeySource<'_> {
+        KeySource {
+            keys: &self.keys,
+            config: self.config.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -185,7 +190,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
     let committing = matches!(cli.command, Command::Commit(_));
     match cli.command {
         Command::Validate(args) => {
-            let signature = signature_policy(&paths, &args.keys, args.allow_unsigned)?;
+            let signature =
+                setup::signature_policy(&paths, &args.keys.source(), args.allow_unsigned)?;
             let options = ReadOptions {
                 signature,
                 device: DeviceFacts {
@@ -207,7 +213,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Read(args) => {
             // `read` describes; without a key it still checks every checksum and says plainly
             // that the signature was not verified.
-            let signature = signature_policy(&paths, &args.keys, true)?;
+            let signature = setup::signature_policy(&paths, &args.keys.source(), true)?;
             let options = ReadOptions {
                 signature,
                 device: DeviceFacts::default(),
@@ -230,8 +236,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Install(args) => {
-            let ctx = install_context(&paths, &args.keys, args.allow_unsigned)?;
-            let input = open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
+            let ctx = setup::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
+            let input = setup::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
             let size = std::fs::metadata(&args.artifact)
                 .ok()
                 .filter(std::fs::Metadata::is_file)
@@ -255,12 +261,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Commit(args) | Command::Rollback(args) => {
-            let keys = KeyArgs {
-                keys: Vec::new(),
-                config: args.config.clone(),
+            let keys = KeySource {
+                keys: &[],
+                config: args.config.as_deref(),
             };
             // Keys are not needed here, so none are required.
-            let ctx = install_context(&paths, &keys, true)?;
+            let ctx = setup::install_context(&paths, &keys, true)?;
             let done = if committing {
                 standalone::commit(&ctx)?
             } else {
@@ -348,154 +354,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
     }
 }
 
-/// The device facts and policy an install needs; a missing or malformed device_type file is a
-/// configuration error (Mender 3 would continue without it).
-fn install_context(
-    paths: &MenderPaths,
-    keys: &KeyArgs,
-    allow_unsigned: bool,
-) -> Result<InstallContext, Error> {
-    let conf = MenderConfig::load(paths, keys.config.as_deref())?;
-    let signature = signature_policy(paths, keys, allow_unsigned)?;
-    let device_type = config::read_device_type(paths, &conf)?;
-    let module_timeout = seconds_setting(&conf, "ModuleTimeoutSeconds", DEFAULT_MODULE_TIMEOUT)?;
-    Ok(InstallContext {
-        paths: paths.clone(),
-        signature,
-        device_type,
-        module_timeout,
-        script_timeout: seconds_setting(
-            &conf,
-            "StateScriptTimeoutSeconds",
-            DEFAULT_SCRIPT_TIMEOUT,
-        )?,
-        script_retry: RetryPolicy {
-            interval: seconds_setting(&conf, "StateScriptRetryIntervalSeconds", 60)?,
-            timeout: seconds_setting(&conf, "StateScriptRetryTimeoutSeconds", 1800)?,
-        },
-        rootfs: rootfs_layout(&conf)?,
-        bootenv: BootEnv::from_env(),
-        limits: Limits::default(),
-    })
-}
-
-/// `RootfsPartA` and `RootfsPartB`, when both are set (the A/B installer is registered only
-/// then, as in the Go client); one without the other is a configuration error.
-fn rootfs_layout(conf: &MenderConfig) -> Result<Option<RootfsLayout>, Error> {
-    let part = |key: &'static str| match conf.get(key) {
-        None => Ok(None),
-        Some((_, serde_json::Value::String(p))) if !p.is_empty() => Ok(Some(PathBuf::from(p))),
-        Some((path, _)) => Err(ConfigError::WrongType {
-            path: path.to_owned(),
-            key,
-            expected: "a non-empty device path",
-        }),
-    };
-    match (part("RootfsPartA")?, part("RootfsPartB")?) {
-        (Some(part_a), Some(part_b)) => Ok(Some(RootfsLayout { part_a, part_b })),
-        (None, None) => Ok(None),
-        (Some(_), None) | (None, Some(_)) => Err(ConfigError::WrongType {
-            path: conf
-                .get("RootfsPartA")
-                .or(conf.get("RootfsPartB"))
-                .map(|(p, _)| p.to_owned())
-                .unwrap_or_default(),
-            key: "RootfsPartA/RootfsPartB",
-            expected: "both set, or neither",
-        }
-        .into()),
-    }
-}
-
-/// A positive number of seconds from mender.conf, or `default`.
-fn seconds_setting(
-    conf: &MenderConfig,
-    key: &'static str,
-    default: u64,
-) -> Result<Duration, Error> {
-    match conf.get(key) {
-        None => Ok(Duration::from_secs(default)),
-        Some((path, v)) => v
-            .as_u64()
-            .filter(|s| *s > 0)
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                ConfigError::WrongType {
-                    path: path.to_owned(),
-                    key,
-                    expected: "a positive whole number of seconds",
-                }
-                .into()
-            }),
-    }
-}
-
-/// Mender's default `StateScriptTimeoutSeconds` (spec §9).
-const DEFAULT_SCRIPT_TIMEOUT: u64 = 3_600;
-
-/// Mender's default `ModuleTimeoutSeconds` (spec §9).
-const DEFAULT_MODULE_TIMEOUT: u64 = 14_400;
-
-/// Decides the signature policy: `-k` keys, else mender.conf keys; with none, refuse unless
-/// unsigned artifacts were explicitly allowed.
-fn signature_policy(
-    paths: &MenderPaths,
-    keys: &KeyArgs,
-    allow_unsigned: bool,
-) -> Result<SignaturePolicy, Error> {
-    let key_paths: Vec<String> = if keys.keys.is_empty() {
-        let conf = MenderConfig::load(paths, keys.config.as_deref())?;
-        conf.verify_key_paths()?
-    } else {
-        keys.keys.iter().map(|p| p.display().to_string()).collect()
-    };
-    match config::load_keys(&key_paths)? {
-        Some(ring) => Ok(SignaturePolicy::Required(ring)),
-        None if allow_unsigned => Ok(SignaturePolicy::DangerAllowUnsigned),
-        None => {
-            let conf = keys
-                .config
-                .clone()
-                .unwrap_or_else(|| paths.main_config())
-                .display()
-                .to_string();
-            Err(ConfigError::NoKeys(conf).into())
-        }
-    }
-}
-
-/// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf).
-fn open_input(
-    paths: &MenderPaths,
-    config: Option<&std::path::Path>,
-    artifact: &std::path::Path,
-) -> Result<Box<dyn Read>, Error> {
-    let source = Source::parse(artifact);
-    let server_certificate = match &source {
-        Source::Url(_) => match MenderConfig::load(paths, config)?.get("ServerCertificate") {
-            Some((_, serde_json::Value::String(p))) if !p.is_empty() => Some(PathBuf::from(p)),
-            Some((file, _)) => {
-                return Err(ConfigError::WrongType {
-                    path: file.to_owned(),
-                    key: "ServerCertificate",
-                    expected: "a certificate file path",
-                }
-                .into());
-            }
-            None => None,
-        },
-        _ => None,
-    };
-    Ok(source.open(server_certificate.as_deref())?)
-}
-
 fn verify_input(
     paths: &MenderPaths,
     config: Option<&std::path::Path>,
     artifact: &std::path::Path,
     options: &ReadOptions,
 ) -> Result<VerifiedArtifact, Error> {
-    let input = open_input(paths, config, artifact)?;
+    let input = setup::open_input(paths, config, artifact)?;
     let verified = artifact::read_artifact(input, options, &mut DiscardSink)?;
     if let Trust::Verified { key, scheme } = &verified.trust {
         tracing::info!(key = %key, scheme = scheme.name(), "manifest signature verified");

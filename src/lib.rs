@@ -32,5 +32,6 @@ pub mod persist;
 pub mod policy;
 pub mod progress;
 pub mod provides;
+pub mod setup;
 pub mod signature;
 pub mod source;

@@ -68,9 +68,12 @@ impl Source {
     }
 
     /// Opens the source for one streaming read.
-    pub fn open(&self, server_certificate: Option<&Path>) -> Result<Box<dyn Read>, SourceError> {
-        let reader: Box<dyn Read> = match self {
-            Self::Stdin => Box::new(io::stdin().lock()),
+    pub fn open(
+        &self,
+        server_certificate: Option<&Path>,
+    ) -> Result<Box<dyn Read + Send>, SourceError> {
+        let reader: Box<dyn Read + Send> = match self {
+            Self::Stdin => Box::new(io::stdin()),
             Self::File(path) => {
                 Box::new(
                     std::fs::File::open(path).map_err(|source| SourceError::Open {
@@ -88,7 +91,7 @@ impl Source {
 fn download(
     url: &str,
     server_certificate: Option<&Path>,
-) -> Result<impl Read + use<>, SourceError> {
+) -> Result<impl Read + Send + use<>, SourceError> {
     if url.starts_with("http://") {
         return Err(SourceError::PlainHttp(url.to_owned()));
     }
