@@ -10,6 +10,7 @@ pub mod grubenv;
 pub mod module;
 mod process;
 pub mod readback;
+pub mod resume;
 pub mod rootfs;
 pub mod scripts;
 pub mod standalone;

@@ -120,6 +120,20 @@ pub enum RootfsError {
 }
 
 impl RootfsLayout {
+    /// The number of the partition mounted as `/`, when it is one of the two; `None` when the
+    /// mount table does not say (then only the boot variables do).
+    pub fn running_by_root(&self) -> Option<u32> {
+        let root = mounted_root()?;
+        [&self.part_a, &self.part_b]
+            .into_iter()
+            .find(|part| {
+                Path::new(&root) == part.as_path()
+                    || (Path::new(&root).exists()
+                        && std::fs::canonicalize(&root).ok() == std::fs::canonicalize(part).ok())
+            })
+            .and_then(|part| number_of(part).ok())
+    }
+
     /// Finds which partition runs: the source of the `/` mount if it is one of the two, else the
     /// one `mender_boot_part` names (as the Go client does).
     pub fn detect(&self, env: &BootEnv) -> Result<Slots, RootfsError> {
@@ -371,7 +385,12 @@ fn number_of(path: &Path) -> Result<u32, RootfsError> {
 }
 
 /// The source of the `/` mount, from `/proc/self/mountinfo`.
+/// The device mounted as `/`: `$ARTIFACT_GATE_ROOT_DEVICE` when set (tests, or a board whose
+/// root the mount table does not name), else the source of `/` in `/proc/self/mountinfo`.
 fn mounted_root() -> Option<String> {
+    if let Some(device) = std::env::var_os("ARTIFACT_GATE_ROOT_DEVICE").filter(|v| !v.is_empty()) {
+        return Some(device.to_string_lossy().into_owned());
+    }
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     info.lines().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;

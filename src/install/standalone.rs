@@ -232,6 +232,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         reboot: reboot_word(RebootNeed::No).to_owned(),
         supports_rollback: rollback,
         rootfs: None,
+        boot_id: super::state::boot_id(),
     };
     store.save_pending(&pending)?;
     let run = || -> Result<RebootNeed, InstallError> {
@@ -334,6 +335,7 @@ fn install_rootfs(
         reboot: reboot_word(RebootNeed::Automatic).to_owned(),
         supports_rollback: true,
         rootfs: Some(slots),
+        boot_id: super::state::boot_id(),
     })?;
     if let Err(e) = scripts.around("ArtifactInstall", || {
         sink.activate().map_err(InstallError::from)

@@ -28,6 +28,21 @@ pub struct PendingInstall {
     /// For a built-in A/B install: the partition it left and the one it wrote.
     #[serde(default)]
     pub rootfs: Option<crate::install::rootfs::Slots>,
+    /// The kernel's boot ID when the install ran: a different one later proves a reboot.
+    #[serde(default)]
+    pub boot_id: Option<String>,
+}
+
+/// This boot's ID (`/proc/sys/kernel/random/boot_id`), or `$ARTIFACT_GATE_BOOT_ID` where a test
+/// simulates a reboot without one.
+pub fn boot_id() -> Option<String> {
+    if let Some(id) = std::env::var_os("ARTIFACT_GATE_BOOT_ID").filter(|v| !v.is_empty()) {
+        return Some(id.to_string_lossy().into_owned());
+    }
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// A state file that cannot be read or written.
