@@ -58,6 +58,16 @@ enum Command {
     ShowArtifact,
     /// Print the device's provides, one key=value per line.
     ShowProvides,
+    /// Run the service: the local API on a Unix socket, one operation at a time, and on start
+    /// the check of a pending install after its reboot (commit or roll back). Settings in
+    /// /etc/artifact-gate/artifact-gate.toml; keys and partitions from mender.conf. Under
+    /// systemd: Type=notify, watchdog, socket activation and journal logging. See docs/api.md.
+    Daemon {
+        /// The daemon's TOML settings (default /etc/artifact-gate/artifact-gate.toml; a file
+        /// named here must exist).
+        #[arg(long, value_name = "FILE")]
+        config_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +157,15 @@ pub fn main() -> u8 {
             return code;
         }
     };
+    if let Command::Daemon { config_file } = &cli.command {
+        return match crate::daemon::run(config_file.as_deref(), cli.verbose) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("artifact-gate daemon: {e}");
+                e.exit_code()
+            }
+        };
+    }
     init_logging(cli.verbose);
     // install, commit and rollback use Mender's exit codes: every failure is 1.
     let mender_codes = matches!(
@@ -295,16 +314,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let store = Store::new(&paths.datastore_dir);
             let provides = store.provides().map_err(|e| Error::Install(e.into()))?;
             let pending = store.pending().map_err(|e| Error::Install(e.into()))?;
-            let report = serde_json::json!({
-                "artifact_name": provides.artifact_name,
-                "artifact_group": provides.artifact_group,
-                "pending": pending.as_ref().map(|p| serde_json::json!({
-                    "artifact_name": p.claims.artifact_name,
-                    "payload_type": p.payload_type,
-                    "reboot": p.reboot,
-                    "supports_rollback": p.supports_rollback,
-                })),
-            });
+            let report = standalone::status(&paths)?;
             let mut out = io::stdout().lock();
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
@@ -336,6 +346,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             println!("{}", provides.artifact_name.as_deref().unwrap_or("Unknown"));
             Ok(0)
         }
+        Command::Daemon { .. } => Ok(0),
         Command::ShowProvides => {
             let provides = Store::new(&paths.datastore_dir)
                 .provides()

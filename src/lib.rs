@@ -22,6 +22,7 @@
 pub mod artifact;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod install;
 pub mod io;

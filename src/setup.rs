@@ -54,6 +54,7 @@ pub fn install_context(
         rootfs: rootfs_layout(&conf)?,
         bootenv: BootEnv::from_env(),
         limits: Limits::default(),
+        observer: Default::default(),
     })
 }
 

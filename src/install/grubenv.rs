@@ -53,6 +53,11 @@ impl GrubEnv {
         Self { dir, lock }
     }
 
+    /// The environment in `dir`, serialised through the upstream tools' own lock file.
+    pub fn with_system_lock(dir: PathBuf) -> Self {
+        Self::new(dir, PathBuf::from(SYSTEM_LOCK))
+    }
+
     /// A relocated environment (tests, unusual layouts): its lock file lives in `dir` itself, so
     /// nothing outside it is touched.
     pub fn relocated(dir: PathBuf) -> Self {

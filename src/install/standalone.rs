@@ -51,6 +51,57 @@ pub struct InstallContext {
     pub bootenv: BootEnv,
     /// Size caps.
     pub limits: Limits,
+    /// Told of each phase as it starts (the daemon's progress events and systemd status).
+    pub observer: Observer,
+}
+
+/// The phases an operation reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading, verifying and streaming the artifact to its installer.
+    Download,
+    /// Activating the verified update.
+    ArtifactInstall,
+    /// Making it permanent.
+    ArtifactCommit,
+    /// Undoing it.
+    ArtifactRollback,
+}
+
+impl Phase {
+    /// The name used in events and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Download => "Download",
+            Self::ArtifactInstall => "ArtifactInstall",
+            Self::ArtifactCommit => "ArtifactCommit",
+            Self::ArtifactRollback => "ArtifactRollback",
+        }
+    }
+}
+
+/// A callback for [`Phase`] changes; the default does nothing.
+#[derive(Clone, Default)]
+pub struct Observer(Option<std::sync::Arc<dyn Fn(Phase) + Send + Sync>>);
+
+impl Observer {
+    /// Calls `f` for every phase.
+    pub fn new(f: impl Fn(Phase) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(f)))
+    }
+
+    fn phase(&self, phase: Phase) {
+        tracing::info!(phase = phase.name(), "phase");
+        if let Some(f) = &self.0 {
+            f(phase);
+        }
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Observer(..)" } else { "Observer(none)" })
+    }
 }
 
 /// How an install ended.
@@ -151,6 +202,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         scripts: scripts_of(ctx),
         downloading: false,
     };
+    ctx.observer.phase(Phase::Download);
     let verified = match artifact::read_artifact(input, &options, &mut sink) {
         Ok(verified) => verified,
         Err(e) => {
@@ -235,6 +287,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         boot_id: super::state::boot_id(),
     };
     store.save_pending(&pending)?;
+    ctx.observer.phase(Phase::ArtifactInstall);
     let run = || -> Result<RebootNeed, InstallError> {
         scripts.around("ArtifactInstall", || {
             module
@@ -260,6 +313,24 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
     Ok(InstallOutcome::Committed { reboot })
 }
 
+/// What is installed and what waits for commit or rollback, as the `status` command and the
+/// daemon's `GET /v1/status` report it.
+pub fn status(paths: &MenderPaths) -> Result<serde_json::Value, InstallError> {
+    let store = Store::new(&paths.datastore_dir);
+    let provides = store.provides()?;
+    let pending = store.pending()?;
+    Ok(serde_json::json!({
+        "artifact_name": provides.artifact_name,
+        "artifact_group": provides.artifact_group,
+        "pending": pending.as_ref().map(|p| serde_json::json!({
+            "artifact_name": p.claims.artifact_name,
+            "payload_type": p.payload_type,
+            "reboot": p.reboot,
+            "supports_rollback": p.supports_rollback,
+        })),
+    }))
+}
+
 /// `commit`: runs `ArtifactCommit` and `Cleanup`, then records the new provides.
 pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
     let store = Store::new(&ctx.paths.datastore_dir);
@@ -267,6 +338,7 @@ pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
     let Some(pending) = store.pending()? else {
         return Ok(Finished::NothingPending);
     };
+    ctx.observer.phase(Phase::ArtifactCommit);
     if let Some(slots) = &pending.rootfs {
         let layout = ctx.rootfs.as_ref().ok_or(InstallError::NoRootfsLayout)?;
         scripts_of(ctx).around("ArtifactCommit", || {
@@ -290,6 +362,7 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
     if !pending.supports_rollback {
         return Err(InstallError::NoRollback(pending.claims.artifact_name));
     }
+    ctx.observer.phase(Phase::ArtifactRollback);
     if let Some(slots) = &pending.rootfs {
         let scripts = scripts_of(ctx);
         scripts.around("ArtifactRollback", || {
@@ -337,6 +410,7 @@ fn install_rootfs(
         rootfs: Some(slots),
         boot_id: super::state::boot_id(),
     })?;
+    ctx.observer.phase(Phase::ArtifactInstall);
     if let Err(e) = scripts.around("ArtifactInstall", || {
         sink.activate().map_err(InstallError::from)
     }) {

@@ -1,0 +1,233 @@
+//! The daemon's own settings, in TOML (`/etc/artifact-gate/artifact-gate.toml`). Keys, partitions
+//! and timeouts stay in mender.conf; this file says how the service is reached and what it may
+//! do on its own. Unknown keys are errors: a misspelt setting must not silently fall back to a
+//! default (issue #4).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Where the file is looked for without `--config-file`.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/artifact-gate/artifact-gate.toml";
+/// Where the API socket is created without `[api] socket`.
+pub const DEFAULT_SOCKET: &str = "/run/artifact-gate/api.sock";
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// The local API.
+    pub api: ApiConfig,
+    /// What the daemon does with installs on its own.
+    pub update: UpdateConfig,
+    /// The boot environment, when not the system default.
+    pub boot: BootConfig,
+    /// Resource limits.
+    pub limits: LimitsConfig,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The Unix socket (ignored under socket activation, where systemd made it).
+    pub socket: PathBuf,
+    /// Its permission bits, octal as a string ("0660").
+    pub socket_mode: String,
+    /// The group that may install, commit and roll back besides root; it also owns the socket.
+    pub install_group: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            socket: PathBuf::from(DEFAULT_SOCKET),
+            socket_mode: "0660".to_owned(),
+            install_group: None,
+        }
+    }
+}
+
+/// `[update]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateConfig {
+    /// Commit on its own: right after an install that needs no reboot, and after the reboot
+    /// into a verified update. `false` waits for `POST /v1/commit`.
+    pub auto_commit: bool,
+    /// Run `reboot_command` after an install that needs a reboot. `false` leaves the reboot to
+    /// the caller (the install's result says one is needed).
+    pub reboot_after_install: bool,
+    /// The reboot command.
+    pub reboot_command: Vec<String>,
+}
+
+impl Default for UpdateConfig {
+    fn default() -> Self {
+        Self {
+            auto_commit: true,
+            reboot_after_install: false,
+            reboot_command: vec!["systemctl".to_owned(), "reboot".to_owned()],
+        }
+    }
+}
+
+/// `[boot]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootConfig {
+    /// A `fw_env.config` other than `/etc/fw_env.config` (U-Boot).
+    pub fw_env_config: Option<PathBuf>,
+    /// A grub-mender-grubenv directory other than the one found by the usual search (GRUB).
+    pub grubenv_dir: Option<PathBuf>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest artifact accepted, in bytes.
+    pub max_artifact_bytes: u64,
+    /// Largest JSON request body, in bytes.
+    pub max_request_json_bytes: usize,
+    /// Connections served at once; more wait in the socket's backlog.
+    pub max_connections: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_artifact_bytes: crate::limits::Limits::default().max_artifact,
+            max_request_json_bytes: 64 * 1024,
+            max_connections: 16,
+        }
+    }
+}
+
+/// The file cannot be used.
+#[derive(Debug, Error)]
+pub enum DaemonConfigError {
+    /// Unreadable.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, a wrong type or an unknown key.
+    #[error("{path}: {detail}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (it names the key and line).
+        detail: String,
+    },
+    /// A value that parses but cannot be used.
+    #[error("{path}: {key}: {detail}")]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: &'static str,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl DaemonConfig {
+    /// Reads `path`; a missing file gives the defaults only when it is the default path (a
+    /// file named with `--config-file` must exist).
+    pub fn load(path: Option<&Path>) -> Result<Self, DaemonConfigError> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_owned(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Self::default());
+            }
+            Err(source) => return Err(DaemonConfigError::Read { path, source }),
+        };
+        let config = Self::parse(&text).map_err(|detail| DaemonConfigError::Parse {
+            path: path.clone(),
+            detail,
+        })?;
+        config.socket_mode().map_err(|detail| DaemonConfigError::Value {
+            path: path.clone(),
+            key: "api.socket_mode",
+            detail,
+        })?;
+        if config.update.reboot_after_install && config.update.reboot_command.is_empty() {
+            return Err(DaemonConfigError::Value {
+                path,
+                key: "update.reboot_command",
+                detail: "empty, but reboot_after_install is true".to_owned(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    /// `api.socket_mode` as permission bits.
+    pub fn socket_mode(&self) -> Result<u32, String> {
+        let text = self.api.socket_mode.trim_start_matches("0o");
+        u32::from_str_radix(text, 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| format!("'{}' is not an octal mode like \"0660\"", self.api.socket_mode))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_safe_defaults() {
+        let c = DaemonConfig::parse("").unwrap();
+        assert_eq!(c.api.socket, PathBuf::from(DEFAULT_SOCKET));
+        assert_eq!(c.socket_mode(), Ok(0o660));
+        assert!(c.update.auto_commit);
+        assert!(!c.update.reboot_after_install);
+        assert_eq!(c.api.install_group, None);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_errors() {
+        let e = DaemonConfig::parse("[api]\nsockett = \"/x\"\n").unwrap_err();
+        assert!(e.contains("unknown field `sockett`"), "{e}");
+        let e = DaemonConfig::parse("[update]\nauto_commit = \"yes\"\n").unwrap_err();
+        assert!(e.contains("auto_commit") || e.contains("invalid type"), "{e}");
+        let e = DaemonConfig::parse("[nonsense]\n").unwrap_err();
+        assert!(e.contains("unknown field `nonsense`"), "{e}");
+    }
+
+    #[test]
+    fn the_shipped_example_parses_and_states_the_defaults() {
+        let text = include_str!("../../conf/artifact-gate.toml.example");
+        let example = DaemonConfig::parse(text).unwrap();
+        assert_eq!(example, DaemonConfig::default(), "the example must show the defaults");
+        // Every key in the example is commented out; uncommenting them all must parse too.
+        let uncommented: String = text
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        DaemonConfig::parse(&uncommented).unwrap();
+    }
+
+    #[test]
+    fn a_bad_socket_mode_is_refused() {
+        let c = DaemonConfig::parse("[api]\nsocket_mode = \"rw\"\n").unwrap();
+        assert!(c.socket_mode().is_err());
+        let c = DaemonConfig::parse("[api]\nsocket_mode = \"01777\"\n").unwrap();
+        assert!(c.socket_mode().is_err());
+    }
+}
