@@ -15,8 +15,8 @@ use crate::install::state::Store;
 use crate::limits::Limits;
 use crate::policy::DeviceFacts;
 use crate::progress::Progress;
-use crate::signature::Trust;
 use crate::setup::{self, KeySource};
+use crate::signature::Trust;
 
 /// On-device verifier for Mender Artifacts.
 ///
@@ -81,6 +81,11 @@ struct InstallArgs {
     /// is configured.
     #[arg(long)]
     allow_unsigned: bool,
+    /// Install in this process even when the daemon's socket exists. Without this flag, and
+    /// without -k, --config or --allow-unsigned, the artifact is handed to the running daemon
+    /// ($ARTIFACT_GATE_SOCKET, else api.socket from /etc/artifact-gate/artifact-gate.toml).
+    #[arg(long)]
+    no_daemon: bool,
     /// The artifact file, an https:// URL (streamed, never stored whole; the system roots and
     /// mender.conf's ServerCertificate are trusted), or '-' for standard input.
     #[arg(value_name = "ARTIFACT|URL")]
@@ -255,6 +260,31 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Install(args) => {
+            let local_only = args.no_daemon
+                || !args.keys.keys.is_empty()
+                || args.keys.config.is_some()
+                || args.allow_unsigned;
+            if !local_only && let Some(socket) = crate::client::daemon_socket() {
+                tracing::info!(socket = %socket.display(), "installing through the daemon");
+                let outcome = crate::client::install(&socket, &args.artifact)?;
+                if outcome.status == "committed" {
+                    println!("Installed and committed.");
+                } else {
+                    println!(
+                        "Installed, but not committed.\nUse 'commit' to update, or 'rollback' to roll back the update."
+                    );
+                }
+                if outcome.reboot_required {
+                    println!("At least one payload requested a reboot of the device it updated.");
+                    if outcome.rebooting {
+                        println!("The daemon is rebooting the device.");
+                    }
+                    if args.reboot_exit_code {
+                        return Ok(4);
+                    }
+                }
+                return Ok(0);
+            }
             let ctx = setup::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
             let input = setup::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
             let size = std::fs::metadata(&args.artifact)

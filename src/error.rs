@@ -26,6 +26,9 @@ pub enum Error {
     /// Writing the report failed (exit 3).
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
+    /// The daemon refused or failed an install handed to it (exit 1, as any install failure).
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
 }
 
 impl Error {
@@ -33,7 +36,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) => 2,
-            Self::Read(ReadError::Rejected(_)) | Self::Install(_) => 1,
+            Self::Read(ReadError::Rejected(_)) | Self::Install(_) | Self::Client(_) => 1,
             Self::Read(ReadError::Io(_) | ReadError::Sink(_))
             | Self::Source(_)
             | Self::Output(_) => 3,

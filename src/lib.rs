@@ -21,6 +21,7 @@
 
 pub mod artifact;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod error;

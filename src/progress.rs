@@ -3,9 +3,9 @@
 
 use std::io::{self, IsTerminal, Read};
 
-/// Wraps a reader and reports how much of it was read.
-pub struct Progress<R> {
-    inner: R,
+/// Shows how far an operation got; fed byte counts by a reader ([`Progress`]) or by the
+/// daemon's progress events.
+pub struct Meter {
     total: Option<u64>,
     done: u64,
     next_report: u64,
@@ -13,9 +13,9 @@ pub struct Progress<R> {
     label: String,
 }
 
-impl<R: Read> Progress<R> {
-    /// Reports on stderr as `label` while `inner` is read; `total` is the size, when known.
-    pub fn new(inner: R, total: Option<u64>, label: &str) -> Self {
+impl Meter {
+    /// Reports on stderr as `label`; `total` is the size, when known.
+    pub fn new(total: Option<u64>, label: &str) -> Self {
         let bar = io::stderr().is_terminal().then(|| {
             let bar = match total {
                 Some(total) => indicatif::ProgressBar::new(total),
@@ -32,12 +32,46 @@ impl<R: Read> Progress<R> {
             bar
         });
         Self {
-            inner,
             total,
             done: 0,
             next_report: 0,
             bar,
             label: label.to_owned(),
+        }
+    }
+
+    /// The size became known (the daemon reports it with the first event).
+    pub fn set_total(&mut self, total: u64) {
+        if self.total.is_none() {
+            self.total = Some(total);
+            if let Some(bar) = &self.bar {
+                bar.set_length(total);
+            }
+        }
+    }
+
+    /// A new label (a phase name).
+    pub fn set_label(&mut self, label: &str) {
+        label.clone_into(&mut self.label);
+        if let Some(bar) = &self.bar {
+            bar.set_message(label.to_owned());
+        } else {
+            eprintln!("{label}");
+        }
+    }
+
+    /// `done` bytes so far.
+    pub fn set(&mut self, done: u64) {
+        self.done = done;
+        self.report();
+    }
+
+    /// The end: the bar is finished, or a last line printed when the total was reached.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        } else if self.total.is_some_and(|t| self.done >= t) && self.next_report <= self.done {
+            self.report();
         }
     }
 
@@ -67,19 +101,31 @@ impl<R: Read> Progress<R> {
     }
 }
 
+/// Wraps a reader and reports how much of it was read.
+pub struct Progress<R> {
+    inner: R,
+    meter: Meter,
+}
+
+impl<R: Read> Progress<R> {
+    /// Reports on stderr as `label` while `inner` is read; `total` is the size, when known.
+    pub fn new(inner: R, total: Option<u64>, label: &str) -> Self {
+        Self {
+            inner,
+            meter: Meter::new(total, label),
+        }
+    }
+}
+
 impl<R: Read> Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.done = self.done.saturating_add(n as u64);
         if n == 0 {
-            if let Some(bar) = self.bar.take() {
-                bar.finish();
-            } else if self.total.is_some_and(|t| self.done >= t) && self.next_report <= self.done {
-                self.report();
-            }
+            self.meter.finish();
             return Ok(0);
         }
-        self.report();
+        let done = self.meter.done.saturating_add(n as u64);
+        self.meter.set(done);
         Ok(n)
     }
 }

@@ -167,4 +167,3 @@ pub fn open_input(
     };
     Ok(source.open(server_certificate.as_deref())?)
 }
-

@@ -195,7 +195,11 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
     let (events, body) = Events::channel();
     let (reader, source): (Option<Streamed>, _) = match input {
         Input::Stream(incoming, length) => {
-            (Some((Box::new(BodyReader::spawn(incoming)), length)), None)
+            let stop = daemon.stop.subscribe();
+            (
+                Some((Box::new(BodyReader::spawn(incoming, stop)), length)),
+                None,
+            )
         }
         Input::Path(p) => (None, Some(p)),
         Input::Url(u) => (None, Some(PathBuf::from(u))),
@@ -309,10 +313,9 @@ async fn change(daemon: Arc<Daemon>, peer: Peer, what: Change) -> Response<Body>
             StatusCode::OK,
             &json!({ "result": match what { Change::Commit => "committed", Change::Rollback => "rolled back" }, "artifact_name": artifact }),
         ),
-        Ok(Ok(Finished::NothingPending)) => error(
-            StatusCode::CONFLICT,
-            &format!("there is nothing to {name}"),
-        ),
+        Ok(Ok(Finished::NothingPending)) => {
+            error(StatusCode::CONFLICT, &format!("there is nothing to {name}"))
+        }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }

@@ -25,12 +25,22 @@ pub struct BodyReader {
 }
 
 impl BodyReader {
-    /// Starts pumping `body` on the current runtime.
-    pub fn spawn(mut body: Incoming) -> Self {
+    /// Starts pumping `body` on the current runtime. When `stop` turns true (the service is
+    /// stopping) the reader fails at once, even if the client has gone quiet.
+    pub fn spawn(mut body: Incoming, mut stop: tokio::sync::watch::Receiver<bool>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(async move {
             loop {
-                let item = match body.frame().await {
+                let frame = tokio::select! {
+                    frame = body.frame() => frame,
+                    () = stopped(&mut stop) => {
+                        let _ = tx
+                            .send(Err(io::Error::other("the service is stopping; install abandoned before activation")))
+                            .await;
+                        break;
+                    }
+                };
+                let item = match frame {
                     None => break,
                     Some(Ok(frame)) => match frame.into_data() {
                         Ok(data) if data.is_empty() => continue,
@@ -56,6 +66,19 @@ impl BodyReader {
     }
 }
 
+/// Resolves once the stop flag is true (never, if its sender is gone without stopping).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let stopping = *stop.borrow_and_update();
+        if stopping {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
@@ -76,6 +99,7 @@ impl Read for BodyReader {
 
 /// Wraps the installer's input: counts bytes for progress events and stops the read when the
 /// service is stopping, which sends the install down its error path before anything activates.
+/// (The error is not `Interrupted`: readers retry those.)
 pub struct Watched<R> {
     inner: R,
     cancel: Arc<AtomicBool>,
@@ -105,8 +129,7 @@ const UNKNOWN_STEP: u64 = 8 * 1024 * 1024;
 impl<R: Read> Read for Watched<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cancel.load(Ordering::Relaxed) {
-            return Err(io::Error::new(
-                io::ErrorKind::Interrupted,
+            return Err(io::Error::other(
                 "the service is stopping; install abandoned before activation",
             ));
         }
@@ -118,7 +141,9 @@ impl<R: Read> Read for Watched<R> {
                 "bytes": self.done,
                 "total": self.total,
             }));
-            let step = self.total.map_or(UNKNOWN_STEP, |t| (t / 100).max(64 * 1024));
+            let step = self
+                .total
+                .map_or(UNKNOWN_STEP, |t| (t / 100).max(64 * 1024));
             self.next_report = self.done.saturating_add(step);
         }
         Ok(n)

@@ -155,11 +155,13 @@ impl DaemonConfig {
             path: path.clone(),
             detail,
         })?;
-        config.socket_mode().map_err(|detail| DaemonConfigError::Value {
-            path: path.clone(),
-            key: "api.socket_mode",
-            detail,
-        })?;
+        config
+            .socket_mode()
+            .map_err(|detail| DaemonConfigError::Value {
+                path: path.clone(),
+                key: "api.socket_mode",
+                detail,
+            })?;
         if config.update.reboot_after_install && config.update.reboot_command.is_empty() {
             return Err(DaemonConfigError::Value {
                 path,
@@ -181,7 +183,12 @@ impl DaemonConfig {
         u32::from_str_radix(text, 8)
             .ok()
             .filter(|m| *m <= 0o777)
-            .ok_or_else(|| format!("'{}' is not an octal mode like \"0660\"", self.api.socket_mode))
+            .ok_or_else(|| {
+                format!(
+                    "'{}' is not an octal mode like \"0660\"",
+                    self.api.socket_mode
+                )
+            })
     }
 }
 
@@ -204,7 +211,10 @@ mod tests {
         let e = DaemonConfig::parse("[api]\nsockett = \"/x\"\n").unwrap_err();
         assert!(e.contains("unknown field `sockett`"), "{e}");
         let e = DaemonConfig::parse("[update]\nauto_commit = \"yes\"\n").unwrap_err();
-        assert!(e.contains("auto_commit") || e.contains("invalid type"), "{e}");
+        assert!(
+            e.contains("auto_commit") || e.contains("invalid type"),
+            "{e}"
+        );
         let e = DaemonConfig::parse("[nonsense]\n").unwrap_err();
         assert!(e.contains("unknown field `nonsense`"), "{e}");
     }
@@ -213,11 +223,19 @@ mod tests {
     fn the_shipped_example_parses_and_states_the_defaults() {
         let text = include_str!("../../conf/artifact-gate.toml.example");
         let example = DaemonConfig::parse(text).unwrap();
-        assert_eq!(example, DaemonConfig::default(), "the example must show the defaults");
+        assert_eq!(
+            example,
+            DaemonConfig::default(),
+            "the example must show the defaults"
+        );
         // Every key in the example is commented out; uncommenting them all must parse too.
         let uncommented: String = text
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = "))
+                    .unwrap_or(l)
+            })
             .map(|l| format!("{l}\n"))
             .collect();
         DaemonConfig::parse(&uncommented).unwrap();

@@ -90,6 +90,8 @@ pub struct Daemon {
     last_resume: Mutex<Value>,
     /// Set when the service is stopping: a running download stops before activation.
     cancel: Arc<AtomicBool>,
+    /// The same, for the tasks that pump uploads.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// Holds the "one operation at a time" slot; dropping it frees the slot.
@@ -202,8 +204,7 @@ impl Daemon {
     /// The reboot cycle's second half, run once at start.
     fn resume(&self) -> Value {
         let result = self.context().and_then(|ctx| {
-            resume::resume(&ctx, self.config.update.auto_commit)
-                .map_err(crate::error::Error::from)
+            resume::resume(&ctx, self.config.update.auto_commit).map_err(crate::error::Error::from)
         });
         let value = match result {
             Ok(Resumed::Nothing) => json!({ "result": "nothing pending" }),
@@ -259,6 +260,7 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
         operation: Mutex::new(None),
         last_resume: Mutex::new(Value::Null),
         cancel: Arc::new(AtomicBool::new(false)),
+        stop: tokio::sync::watch::channel(false).0,
     });
     // Keys, device type and partitions are checked now: a device that cannot verify must not
     // report itself ready.
@@ -400,6 +402,7 @@ async fn serve(
     tracing::info!("stopping");
     systemd::stopping();
     daemon.cancel.store(true, Ordering::Relaxed);
+    daemon.stop.send_replace(true);
     let deadline = Instant::now() + STOP_GRACE;
     while daemon.is_busy() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -24,7 +24,10 @@ impl Peer {
         let Some(group) = group else {
             return false;
         };
-        self.gid == group || self.pid.is_some_and(|pid| supplementary_groups(pid).contains(&group))
+        self.gid == group
+            || self
+                .pid
+                .is_some_and(|pid| supplementary_groups(pid).contains(&group))
     }
 }
 
@@ -38,7 +41,11 @@ fn supplementary_groups(pid: i32) -> Vec<u32> {
 
 fn groups_line(status: &str) -> Option<Vec<u32>> {
     let line = status.lines().find_map(|l| l.strip_prefix("Groups:"))?;
-    Some(line.split_whitespace().filter_map(|g| g.parse().ok()).collect())
+    Some(
+        line.split_whitespace()
+            .filter_map(|g| g.parse().ok())
+            .collect(),
+    )
 }
 
 /// The ID of group `name`.

@@ -159,13 +159,15 @@ fn judge(
         ctx.module_timeout,
     )?;
     let tree = super::module::ModuleTree::existing(&pending.tree);
-    Ok(match module.call(ModuleState::ArtifactVerifyReboot, &tree) {
-        Ok(_) => Judgement::Verified,
-        Err(e) => {
-            tracing::warn!("ArtifactVerifyReboot failed: {e}");
-            Judgement::Reverted
-        }
-    })
+    Ok(
+        match module.call(ModuleState::ArtifactVerifyReboot, &tree) {
+            Ok(_) => Judgement::Verified,
+            Err(e) => {
+                tracing::warn!("ArtifactVerifyReboot failed: {e}");
+                Judgement::Reverted
+            }
+        },
+    )
 }
 
 /// The rollback path after a failed reboot. A module without rollback support still gets

@@ -14,6 +14,7 @@
 mod accept;
 mod attacks;
 mod cli;
+mod daemon;
 mod differential;
 mod download;
 mod fixtures;

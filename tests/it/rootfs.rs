@@ -117,16 +117,43 @@ impl Device {
 
     pub(crate) fn run(&self, args: &[&str]) -> Verdict {
         let mut command = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
-        command
-            .args(args)
-            .env("MENDER_CONF_DIR", self.s.root().join("etc"))
-            .env("MENDER_DATASTORE_DIR", self.s.root().join("var"))
-            .env("MENDER_DATA_DIR", self.s.root().join("share"));
-        match self.boot {
-            Boot::UBoot => command.env("ARTIFACT_GATE_FW_ENV_CONFIG", self.fw_config()),
-            Boot::Grub => command.env("ARTIFACT_GATE_GRUBENV_DIR", self.grub_dir()),
-        };
+        command.args(args).envs(self.env());
         Verdict::from(command.output().unwrap())
+    }
+
+    /// The environment that points artifact-gate at this device.
+    pub(crate) fn env(&self) -> Vec<(String, std::ffi::OsString)> {
+        let root = self.s.root();
+        let mut env = vec![
+            (
+                "MENDER_CONF_DIR".to_owned(),
+                root.join("etc").into_os_string(),
+            ),
+            (
+                "MENDER_DATASTORE_DIR".to_owned(),
+                root.join("var").into_os_string(),
+            ),
+            (
+                "MENDER_DATA_DIR".to_owned(),
+                root.join("share").into_os_string(),
+            ),
+        ];
+        env.push(match self.boot {
+            Boot::UBoot => (
+                "ARTIFACT_GATE_FW_ENV_CONFIG".to_owned(),
+                self.fw_config().into_os_string(),
+            ),
+            Boot::Grub => (
+                "ARTIFACT_GATE_GRUBENV_DIR".to_owned(),
+                self.grub_dir().into_os_string(),
+            ),
+        });
+        env
+    }
+
+    /// A partition's path.
+    pub(crate) fn part_path(&self, n: u32) -> PathBuf {
+        self.s.root().join(format!("dev/rootfs-p{n}"))
     }
 
     /// A variable as the bootloader would see it. For GRUB both copies must be intact (their
@@ -160,7 +187,7 @@ impl Device {
             .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_owned))
     }
 
-    fn set(&self, name: &str, value: &str) {
+    pub(crate) fn set(&self, name: &str, value: &str) {
         match self.boot {
             Boot::UBoot => {
                 let script = self

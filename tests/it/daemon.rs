@@ -1,0 +1,579 @@
+//! `artifact-gate daemon` end to end: the real binary on a temporary socket, driven with curl
+//! (and raw sockets where a client must misbehave), installing through Debian's single-file
+//! module and the built-in A/B installer. Reboots are simulated by restarting the daemon with
+//! the boot variables and the root device changed.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::fixtures::{Scratch, fx};
+use crate::rootfs::{Device, PART};
+
+/// A running daemon and what it needs to be restarted.
+struct Daemon {
+    child: Option<Child>,
+    socket: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    env: Vec<(String, OsString)>,
+}
+
+impl Daemon {
+    /// Starts the daemon for the device at `root` with `env`; `toml` is added to its settings.
+    fn start(root: &Path, toml: &str, env: Vec<(String, OsString)>) -> Self {
+        let socket = root.join("run/api.sock");
+        let config = root.join("artifact-gate.toml");
+        std::fs::write(
+            &config,
+            format!("[api]\nsocket = \"{}\"\n{toml}", socket.display()),
+        )
+        .unwrap();
+        let mut d = Self {
+            child: None,
+            socket,
+            config,
+            log: root.join("daemon.log"),
+            env,
+        };
+        d.spawn(&[]);
+        d
+    }
+
+    fn spawn(&mut self, extra: &[(&str, &Path)]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
+        command
+            .args(["daemon", "--config-file"])
+            .arg(&self.config)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_FDS")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UnixStream::connect(&self.socket).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("daemon exited with {status}: {}", self.log_text());
+            }
+            assert!(Instant::now() < deadline, "no socket: {}", self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child = Some(child);
+    }
+
+    /// Stops with SIGTERM and returns the exit code.
+    fn stop(&mut self) -> i32 {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "daemon ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A restart (a simulated reboot): stop, then start again with `extra` in the environment.
+    fn restart(&mut self, extra: &[(&str, &Path)]) {
+        assert_eq!(self.stop(), 0, "{}", self.log_text());
+        self.spawn(extra);
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// curl against the API: (HTTP status, body).
+    fn curl(&self, method: &str, path: &str, args: &[&str]) -> (u16, String) {
+        curl_as(&self.socket, None, method, path, args)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let (code, body) = self.curl("GET", "/v1/status", &[]);
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// curl over the socket, optionally as another user (`setpriv`).
+fn curl_as(
+    socket: &Path,
+    user: Option<u32>,
+    method: &str,
+    path: &str,
+    args: &[&str],
+) -> (u16, String) {
+    let mut command = match user {
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={uid}"))
+                .args(["--clear-groups", "curl"]);
+            c
+        }
+        None => Command::new("curl"),
+    };
+    let out = command
+        .args(["-sS", "--unix-socket"])
+        .arg(socket)
+        .args(["-X", method, "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(format!("http://localhost{path}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        code.trim().parse().unwrap_or(0),
+        body.to_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// A sandbox device with Debian's single-file module and the RSA key, as `install.rs` sets up.
+fn module_device() -> Scratch {
+    let s = Scratch::new();
+    s.write(
+        "etc/mender.conf",
+        format!(
+            r#"{{"ArtifactVerifyKey":"{}"}}"#,
+            fx().path("rsa.pub").display()
+        )
+        .as_bytes(),
+    );
+    s.write("var/device_type", b"device_type=beaglebone\n");
+    let modules = s.root().join("share/modules/v3");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::copy(
+        "/usr/share/mender/modules/v3/single-file",
+        modules.join("single-file"),
+    )
+    .unwrap();
+    s
+}
+
+fn env_of(s: &Scratch) -> Vec<(String, OsString)> {
+    let root = s.root();
+    vec![
+        ("MENDER_CONF_DIR".into(), root.join("etc").into()),
+        ("MENDER_DATASTORE_DIR".into(), root.join("var").into()),
+        ("MENDER_DATA_DIR".into(), root.join("share").into()),
+    ]
+}
+
+/// A signed single-file artifact putting `content` at `<sandbox>/target/app.conf`.
+fn app_artifact(s: &Scratch, name: &str, content: &str) -> PathBuf {
+    let dir = s.root().join(format!("build-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.conf"), content).unwrap();
+    std::fs::write(
+        dir.join("dest_dir"),
+        s.root().join("target").display().to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("filename"), "app.conf").unwrap();
+    let out = Command::new("mender-artifact")
+        .current_dir(&dir)
+        .args(["write", "module-image", "-T", "single-file", "-n", name])
+        .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
+        .args(["-f", "filename", "-o", "app.mender", "-k"])
+        .arg(fx().path("rsa.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("app.mender")
+}
+
+fn target(s: &Scratch) -> Option<String> {
+    std::fs::read_to_string(s.root().join("target/app.conf")).ok()
+}
+
+/// The NDJSON events of an install response.
+fn events(body: &str) -> Vec<serde_json::Value> {
+    body.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn last_event(body: &str) -> serde_json::Value {
+    events(body)
+        .pop()
+        .unwrap_or_else(|| panic!("no events in {body:?}"))
+}
+
+#[test]
+fn a_streamed_upload_installs_and_commits_with_progress_events() {
+    let s = module_device();
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    let art = app_artifact(&s, "app-1", "streamed\n");
+    let (code, body) = d.curl("PUT", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    let evs = events(&body);
+    let phases: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| e.get("phase").and_then(|p| p.as_str()))
+        .collect();
+    assert_eq!(
+        phases,
+        ["Download", "ArtifactInstall", "ArtifactCommit"],
+        "{body}"
+    );
+    let size = std::fs::metadata(&art).unwrap().len();
+    assert!(
+        evs.iter()
+            .any(|e| e["event"] == "progress" && e["bytes"] == size),
+        "{body}"
+    );
+    let result = last_event(&body);
+    assert_eq!(result["event"], "result", "{body}");
+    assert_eq!(result["status"], "committed");
+    assert_eq!(target(&s).as_deref(), Some("streamed\n"));
+    assert_eq!(d.status()["artifact_name"], "app-1");
+}
+
+#[test]
+fn install_by_path_holds_an_ab_update_for_its_reboot_then_commits_after_it() {
+    let dev = Device::new(PART);
+    let mut d = Daemon::start(dev.s.root(), "", dev.env());
+    let art = fx().path("rootfs-rsa.mender");
+    let (code, body) = d.curl(
+        "POST",
+        "/v1/install",
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &format!(r#"{{"path":"{}"}}"#, art.display()),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+    let result = last_event(&body);
+    assert_eq!(result["status"], "installed", "{body}");
+    assert_eq!(result["reboot"], "automatic");
+    assert_eq!(result["rebooting"], false);
+    assert_eq!(dev.boot_vars(), (Some("3".into()), Some("1".into())));
+    assert_eq!(d.status()["pending"]["artifact_name"], "rootfs-rsa");
+
+    // The reboot: the bootloader started partition 3.
+    d.restart(&[("ARTIFACT_GATE_ROOT_DEVICE", &dev.part_path(3))]);
+    let status = d.status();
+    assert_eq!(status["last_boot_check"]["result"], "committed", "{status}");
+    assert_eq!(status["pending"], serde_json::Value::Null);
+    assert_eq!(status["artifact_name"], "rootfs-rsa");
+    assert_eq!(dev.boot_vars(), (Some("3".into()), Some("0".into())));
+}
+
+#[test]
+fn a_restart_before_the_reboot_keeps_the_update_waiting() {
+    let dev = Device::new(PART);
+    let mut d = Daemon::start(dev.s.root(), "", dev.env());
+    let art = fx().path("rootfs-rsa.mender");
+    let (code, body) = d.curl("POST", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    // Only the service restarted: partition 2 still runs.
+    d.restart(&[("ARTIFACT_GATE_ROOT_DEVICE", &dev.part_path(2))]);
+    let status = d.status();
+    assert_eq!(
+        status["last_boot_check"]["result"], "waiting for reboot",
+        "{status}"
+    );
+    assert_eq!(status["pending"]["artifact_name"], "rootfs-rsa");
+    assert_eq!(dev.boot_vars(), (Some("3".into()), Some("1".into())));
+}
+
+#[test]
+fn a_failed_boot_of_the_new_slot_rolls_back_on_start() {
+    let dev = Device::new(PART);
+    let mut d = Daemon::start(dev.s.root(), "", dev.env());
+    let art = fx().path("rootfs-rsa.mender");
+    let (code, body) = d.curl("POST", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    // The new system did not come up: the bootloader went back to partition 2 and cleared
+    // upgrade_available, as Mender's boot scripts do.
+    dev.set("mender_boot_part", "2");
+    dev.set("upgrade_available", "0");
+    d.restart(&[("ARTIFACT_GATE_ROOT_DEVICE", &dev.part_path(2))]);
+    let status = d.status();
+    assert_eq!(
+        status["last_boot_check"]["result"], "rolled back",
+        "{status}"
+    );
+    assert_eq!(status["pending"], serde_json::Value::Null);
+    assert_eq!(status["artifact_name"], serde_json::Value::Null);
+    assert_eq!(dev.boot_vars(), (Some("2".into()), Some("0".into())));
+}
+
+#[test]
+fn without_auto_commit_a_verified_boot_waits_for_post_commit() {
+    let dev = Device::new(PART);
+    let mut d = Daemon::start(dev.s.root(), "[update]\nauto_commit = false\n", dev.env());
+    let art = fx().path("rootfs-rsa.mender");
+    let (code, body) = d.curl("POST", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    d.restart(&[("ARTIFACT_GATE_ROOT_DEVICE", &dev.part_path(3))]);
+    let status = d.status();
+    assert_eq!(
+        status["last_boot_check"]["result"], "verified, waiting for commit",
+        "{status}"
+    );
+    assert_eq!(dev.boot_vars(), (Some("3".into()), Some("1".into())));
+    let (code, body) = d.curl("POST", "/v1/commit", &[]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"committed\""), "{body}");
+    assert_eq!(dev.boot_vars(), (Some("3".into()), Some("0".into())));
+    let (code, body) = d.curl("POST", "/v1/commit", &[]);
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("nothing to commit"), "{body}");
+}
+
+/// Starts an upload of `art` on a raw connection and sends only its first half.
+fn half_upload(socket: &Path, art: &[u8]) -> UnixStream {
+    let mut conn = UnixStream::connect(socket).unwrap();
+    write!(
+        conn,
+        "PUT /v1/install HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        art.len()
+    )
+    .unwrap();
+    conn.write_all(&art[..art.len() / 2]).unwrap();
+    conn.flush().unwrap();
+    conn
+}
+
+/// Waits until the status shows a running install.
+fn wait_for_install(d: &Daemon) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.status()["operation"]["name"] != "install" {
+        assert!(Instant::now() < deadline, "install never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_second_install_while_one_runs_is_refused_as_busy_by_daemon_and_cli() {
+    let s = module_device();
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    let art = std::fs::read(app_artifact(&s, "app-1", "first\n")).unwrap();
+    let other = app_artifact(&s, "app-2", "second\n");
+    let mut first = half_upload(&d.socket, &art);
+    wait_for_install(&d);
+
+    let (code, body) = d.curl("PUT", "/v1/install", &["-T", other.to_str().unwrap()]);
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("busy: install"), "{body}");
+    // The command line, installing in its own process, meets the same lock.
+    let v = s.run(&["install", "--no-daemon", other.to_str().unwrap()]);
+    assert_eq!(v.code, 1, "{}", v.stderr);
+    assert!(v.stderr.contains("busy"), "{}", v.stderr);
+
+    first.write_all(&art[art.len() / 2..]).unwrap();
+    let mut response = String::new();
+    first.read_to_string(&mut response).unwrap_or_default();
+    assert!(response.contains("\"status\":\"committed\""), "{response}");
+    assert_eq!(target(&s).as_deref(), Some("first\n"));
+}
+
+#[test]
+fn malformed_requests_get_clear_errors_and_the_daemon_stays_up() {
+    let s = module_device();
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    let mut raw = UnixStream::connect(&d.socket).unwrap();
+    raw.write_all(b"THIS IS NOT HTTP\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = raw.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+
+    let json = |body: &str| {
+        d.curl(
+            "POST",
+            "/v1/install",
+            &["-H", "Content-Type: application/json", "-d", body],
+        )
+    };
+    for (body, why) in [
+        ("{\"path\": 5}", "malformed JSON request"),
+        ("{\"path\": \"relative.mender\"}", "path must be absolute"),
+        ("{}", "give exactly one of"),
+        ("{\"url\": \"http://plain\"}", "url must be https://"),
+        ("{\"path\": \"/x\", \"extra\": 1}", "unknown field `extra`"),
+        ("not json", "malformed JSON request"),
+    ] {
+        let (code, answer) = json(body);
+        assert_eq!(code, 400, "{body}: {answer}");
+        assert!(answer.contains(why), "{body}: expected {why:?} in {answer}");
+    }
+    let (code, _) = d.curl("GET", "/v2/everything", &[]);
+    assert_eq!(code, 404);
+    let (code, _) = d.curl("DELETE", "/v1/status", &[]);
+    assert_eq!(code, 405);
+    // A path that does not exist fails inside the install, as an error event.
+    let (code, body) = json("{\"path\": \"/nonexistent/a.mender\"}");
+    assert_eq!(code, 200);
+    assert_eq!(last_event(&body)["event"], "error", "{body}");
+    assert_eq!(d.status()["operation"], serde_json::Value::Null);
+}
+
+#[test]
+fn an_unprivileged_client_reads_the_status_but_may_not_change_anything() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = module_device();
+    let d = Daemon::start(s.root(), "socket_mode = \"0666\"\n", env_of(&s));
+    // Let `nobody` reach the socket at all.
+    for dir in [s.root().to_path_buf(), s.root().join("run")] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let art = app_artifact(&s, "app-1", "from nobody\n");
+    std::fs::set_permissions(&art, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let nobody = Some(65534);
+    let (code, body) = curl_as(&d.socket, nobody, "GET", "/v1/status", &[]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"pending\""), "{body}");
+    let (code, body) = curl_as(
+        &d.socket,
+        nobody,
+        "PUT",
+        "/v1/install",
+        &["-T", art.to_str().unwrap()],
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("uid 65534 may read the status but not change the system"),
+        "{body}"
+    );
+    for change in ["/v1/commit", "/v1/rollback"] {
+        let (code, body) = curl_as(&d.socket, nobody, "POST", change, &[]);
+        assert_eq!(code, 403, "{change}: {body}");
+    }
+    assert_eq!(target(&s), None, "nothing may be installed");
+    // Root, on the same socket, may.
+    let (code, body) = d.curl("PUT", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(target(&s).as_deref(), Some("from nobody\n"));
+}
+
+#[test]
+fn sigterm_mid_upload_stops_cleanly_and_the_restarted_daemon_installs() {
+    let s = module_device();
+    let mut d = Daemon::start(s.root(), "", env_of(&s));
+    let art = std::fs::read(app_artifact(&s, "app-1", "interrupted\n")).unwrap();
+    let _conn = half_upload(&d.socket, &art);
+    wait_for_install(&d);
+    assert_eq!(d.stop(), 0, "{}", d.log_text());
+    assert!(
+        d.log_text().contains("the service is stopping"),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(target(&s), None, "nothing may be installed");
+    let v = s.run(&["status", "--json"]);
+    assert!(v.stdout.contains("\"pending\": null"), "{}", v.stdout);
+
+    d.spawn(&[]);
+    let whole = app_artifact(&s, "app-2", "after the restart\n");
+    let (code, body) = d.curl("PUT", "/v1/install", &["-T", whole.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(last_event(&body)["status"], "committed", "{body}");
+    assert_eq!(target(&s).as_deref(), Some("after the restart\n"));
+}
+
+#[test]
+fn the_command_line_installs_through_the_running_daemon() {
+    let s = module_device();
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    let art = app_artifact(&s, "app-1", "via the daemon\n");
+    // The CLI's own environment has no keys at all: only the daemon can do this install.
+    let bare = Scratch::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+        .args(["install", art.to_str().unwrap()])
+        .envs(env_of(&bare))
+        .env("ARTIFACT_GATE_SOCKET", &d.socket)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("Installed and committed."), "{stdout}");
+    assert!(
+        stderr.contains("ArtifactInstall"),
+        "daemon phases shown: {stderr}"
+    );
+    assert_eq!(target(&s).as_deref(), Some("via the daemon\n"));
+    // With --no-daemon the same command runs locally, where no key is configured.
+    let out = Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+        .args(["install", "--no-daemon", art.to_str().unwrap()])
+        .envs(env_of(&bare))
+        .env("ARTIFACT_GATE_SOCKET", &d.socket)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no verification key configured"));
+}
+
+#[test]
+fn a_broken_device_configuration_stops_the_daemon_before_it_listens() {
+    let s = module_device();
+    s.write(
+        "etc/mender.conf",
+        b"{\"ArtifactVerifyKey\": \"/nonexistent.pem\"}",
+    );
+    std::fs::write(
+        s.root().join("gate.toml"),
+        format!(
+            "[api]\nsocket = \"{}\"\n",
+            s.root().join("run/api.sock").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+        .args(["daemon", "--config-file"])
+        .arg(s.root().join("gate.toml"))
+        .envs(env_of(&s))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent.pem"), "{stderr}");
+    assert!(!s.root().join("run/api.sock").exists());
+
+    std::fs::write(s.root().join("bad.toml"), "[api]\nsokcet = \"/x\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+        .args(["daemon", "--config-file"])
+        .arg(s.root().join("bad.toml"))
+        .envs(env_of(&s))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `sokcet`"));
+}
