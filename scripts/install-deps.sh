@@ -19,6 +19,9 @@ want=(
     swtpm tpm2-tools libtss2-tcti-swtpm0       # the TPM and its direct TCTI
     libtpm2-pkcs11-1 libtpm2-pkcs11-tools      # the PKCS#11 module and tpm2_ptool
     tpm2-abrmd libtss2-tcti-tabrmd0 dbus       # the resource manager tpm2_ptool import needs
+    # The daemon (issue #4): a client for its socket, and systemd's tools for the units
+    # (systemd-analyze) and for socket activation (systemd-socket-activate).
+    curl systemd util-linux
 )
 if [[ "${1:-}" == "bench" ]]; then
     want+=(libdeflate-tools e2fsprogs time)

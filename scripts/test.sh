@@ -13,3 +13,5 @@ trap 'rm -f "$log"' EXIT
 cargo test --locked --all-targets 2>&1 | tee "$log"
 # One closing line over every test binary (unit and integration tests).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# The systemd units: systemd-analyze verify, and a security exposure of 3.0 or less.
+scripts/check-units.sh

@@ -7,39 +7,64 @@
 
 use std::time::Duration;
 
-use sd_notify::NotifyState;
-
 /// Tells systemd the service is ready (after the socket is listening and any pending install
 /// was resumed).
 pub fn ready(status: &str) {
-    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+    send(&format!("READY=1\nSTATUS={status}"));
 }
 
 /// The current phase, shown by `systemctl status`.
 pub fn status(status: &str) {
-    send(&[NotifyState::Status(status)]);
+    send(&format!("STATUS={status}"));
 }
 
 /// The service is shutting down.
 pub fn stopping() {
-    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
-}
-
-fn send(states: &[NotifyState<'_>]) {
-    if let Err(e) = sd_notify::notify(states) {
-        tracing::warn!("cannot notify systemd: {e}");
-    }
-}
-
-/// When `WatchdogSec=` is set: the interval at which to ping (half the timeout).
-pub fn watchdog_interval() -> Option<Duration> {
-    sd_notify::watchdog_enabled().map(|timeout| timeout / 2)
+    send("STOPPING=1\nSTATUS=stopping");
 }
 
 /// One watchdog keep-alive. It is sent from the runtime's own timer, so a stalled event loop
 /// stops the pings and systemd restarts the service.
 pub fn watchdog_ping() {
-    send(&[NotifyState::Watchdog]);
+    send("WATCHDOG=1");
+}
+
+/// Sends one notification to `$NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace).
+/// The send never blocks: a notification that does not fit the queue is dropped with a log
+/// line, because a slow listener must not stall installs or the event loop.
+fn send(message: &str) {
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET").filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let result = (|| {
+        use std::os::unix::net::{SocketAddr, UnixDatagram};
+        let socket = UnixDatagram::unbound()?;
+        socket.set_nonblocking(true)?;
+        let bytes = target.as_encoded_bytes();
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                SocketAddr::from_abstract_name(name)?
+            }
+            None => SocketAddr::from_pathname(std::path::Path::new(&target))?,
+        };
+        socket.send_to_addr(message.as_bytes(), &addr)
+    })();
+    if let Err(e) = result {
+        tracing::debug!("cannot notify systemd ({message:?}): {e}");
+    }
+}
+
+/// When `WatchdogSec=` is set (`WATCHDOG_USEC`, for this process per `WATCHDOG_PID`): the
+/// interval at which to ping, half the timeout.
+pub fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
+    }
+    (usec > 0).then(|| Duration::from_micros(usec) / 2)
 }
 
 /// The listening socket systemd passed (`artifact-gate.socket`), if any.

@@ -74,15 +74,17 @@ impl Daemon {
         self.child = Some(child);
     }
 
-    /// Stops with SIGTERM and returns the exit code.
+    /// Stops with SIGTERM and returns the exit code. (A daemon that ignores it stays in
+    /// `child`, so `Drop` kills it.)
     fn stop(&mut self) -> i32 {
-        let mut child = self.child.take().expect("running");
+        let child = self.child.as_mut().expect("running");
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
                 return status.code().unwrap_or(-1);
             }
             assert!(Instant::now() < deadline, "daemon ignored SIGTERM");
@@ -360,7 +362,7 @@ fn half_upload(socket: &Path, art: &[u8]) -> UnixStream {
     let mut conn = UnixStream::connect(socket).unwrap();
     write!(
         conn,
-        "PUT /v1/install HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
+        "PUT /v1/install HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
         art.len()
     )
     .unwrap();
@@ -576,4 +578,117 @@ fn a_broken_device_configuration_stops_the_daemon_before_it_listens() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `sokcet`"));
+}
+
+/// Collects what the daemon sends to `NOTIFY_SOCKET` on a thread of its own, reading as
+/// promptly as systemd does.
+struct NotifySocket {
+    path: PathBuf,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> Self {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        });
+        Self { path, seen }
+    }
+
+    /// Waits until a message contains `what`; returns it.
+    fn wait_for(&self, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(m) = self.seen.lock().unwrap().iter().find(|m| m.contains(what)) {
+                return m.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} in {:?}",
+                self.seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn systemd_hears_ready_status_watchdog_pings_and_stopping() {
+    let s = module_device();
+    let notify = NotifySocket::bind(s.root());
+    let mut d = Daemon::start(s.root(), "", {
+        let mut env = env_of(&s);
+        env.push(("NOTIFY_SOCKET".into(), notify.path.clone().into()));
+        env.push(("WATCHDOG_USEC".into(), "400000".into()));
+        env
+    });
+    // `start` removes NOTIFY_SOCKET for the other tests; this one restarts with it.
+    d.restart(&[("NOTIFY_SOCKET", &notify.path)]);
+    let ready = notify.wait_for("READY=1");
+    assert!(ready.contains("STATUS=idle"), "{ready}");
+    // WATCHDOG_USEC=400000 (0.4 s): pings every 0.2 s.
+    notify.wait_for("WATCHDOG=1");
+    let art = app_artifact(&s, "app-1", "watched\n");
+    let (code, body) = d.curl("PUT", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    notify.wait_for("STATUS=install: Download");
+    notify.wait_for("STATUS=install: ArtifactInstall");
+    assert_eq!(d.stop(), 0);
+    notify.wait_for("STOPPING=1");
+}
+
+#[test]
+fn a_socket_made_by_systemd_is_used_as_passed() {
+    let s = module_device();
+    let socket = s.root().join("activated.sock");
+    let config = s.root().join("gate.toml");
+    // The daemon's own socket setting names elsewhere: the passed one must win.
+    std::fs::write(
+        &config,
+        format!(
+            "[api]\nsocket = \"{}\"\n",
+            s.root().join("unused.sock").display()
+        ),
+    )
+    .unwrap();
+    let mut activate = Command::new("systemd-socket-activate");
+    activate.arg("-l").arg(&socket);
+    // It passes on only the variables it is told to.
+    for (k, v) in env_of(&s) {
+        activate.arg(format!("--setenv={k}={}", v.to_string_lossy()));
+    }
+    let mut child = activate
+        .arg(env!("CARGO_BIN_EXE_artifact-gate"))
+        .args(["daemon", "--config-file"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "systemd-socket-activate made no socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The first connection starts the daemon on the passed socket.
+    let (code, body) = curl_as(&socket, None, "GET", "/v1/status", &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = Command::new("pkill")
+        .args(["-f", &config.display().to_string()])
+        .status();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"last_boot_check\""), "{body}");
+    assert!(!s.root().join("unused.sock").exists());
 }
