@@ -268,6 +268,12 @@ fn run_install(
         RebootNeed::Automatic => "automatic",
     };
     let rebooting = reboot != RebootNeed::No && daemon.config.update.reboot_after_install;
+    tracing::info!(
+        result = status,
+        reboot = reboot_word,
+        rebooting,
+        "install finished"
+    );
     if rebooting {
         daemon.schedule_reboot();
     }

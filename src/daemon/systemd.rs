@@ -88,7 +88,10 @@ pub fn init_logging(verbose: u8) {
     if std::env::var_os("JOURNAL_STREAM").is_some()
         && let Ok(journal) = tracing_journald::layer()
     {
-        let journal = journal.with_syslog_identifier("artifact-gate".to_owned());
+        // Fields keep their own names (PHASE, ARTIFACT, KEY, RESULT), not F_-prefixed ones.
+        let journal = journal
+            .with_syslog_identifier("artifact-gate".to_owned())
+            .with_field_prefix(None);
         let _ = tracing_subscriber::registry()
             .with(filter)
             .with(journal)

@@ -224,6 +224,18 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             return Err(e.into());
         }
     };
+    match &verified.trust {
+        crate::signature::Trust::Verified { key, scheme } => tracing::info!(
+            artifact = %verified.header.artifact_name,
+            key = %key,
+            scheme = scheme.name(),
+            "artifact verified"
+        ),
+        crate::signature::Trust::DangerUnverified { .. } => tracing::warn!(
+            artifact = %verified.header.artifact_name,
+            "artifact checksums verified, but no signature was required"
+        ),
+    }
     let header = verified.header;
     if sink.kind == Kind::Rootfs
         && let Some(rootfs_sink) = sink.rootfs.take()
