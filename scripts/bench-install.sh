@@ -99,6 +99,26 @@ faster() {
 }
 mib_s() { awk -v b="$1" -v s="$2" 'BEGIN{ if (s<=0) s=0.01; printf "%.0f", b/1048576/s }'; }
 
+# The same install through the daemon: the artifact streamed with curl -T over the API socket.
+# Timed from the upload's start to the result; peak RSS is the daemon's (VmHWM).
+measure_daemon() {
+    local sock=$S/api.sock pid start end
+    printf '[api]\nsocket = "%s"\n' "$sock" >"$S/gate.toml"
+    MENDER_CONF_DIR=$S/etc MENDER_DATASTORE_DIR=$S/var MENDER_DATA_DIR=$S/share \
+        ARTIFACT_GATE_FW_ENV_CONFIG=$S/boot/fw_env.config \
+        "$GATE" daemon --config-file "$S/gate.toml" >"$W/daemon.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do [[ -S $sock ]] && break; sleep 0.05; done
+    start=$(date +%s.%N)
+    curl -sS --unix-socket "$sock" -T "$ART" http://localhost/v1/install >"$W/run.log"
+    end=$(date +%s.%N)
+    local hwm
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+    kill -TERM "$pid"; wait "$pid" || true
+    grep -q '"event":"result"' "$W/run.log" || { echo "daemon install failed:" >&2; tail -3 "$W/run.log" >&2; return 1; }
+    awk -v a="$start" -v b="$end" -v m="$hwm" 'BEGIN{printf "%.2f %d\n", b-a, m}'
+}
+
 gate_cmd() {
     echo "MENDER_CONF_DIR=$S/etc MENDER_DATASTORE_DIR=$S/var MENDER_DATA_DIR=$S/share" \
         "ARTIFACT_GATE_FW_ENV_CONFIG=$S/boot/fw_env.config $GATE install $ART"
@@ -127,17 +147,21 @@ for comp in "${COMPRESSIONS[@]}"; do
         *) inflate=(cat) ;;
     esac
     BYTES=$(tar -xOf "$ART" "$member" | "${inflate[@]}" | tar -tv | awk '{print $3}')
-    g="" m=""
+    g="" m="" dm=""
     for round in 1 2 3; do
         fresh_device
         g=$(faster "$g" "$(measure "$(gate_cmd)")")
         check_result artifact-gate
+        fresh_device
+        dm=$(faster "$dm" "$(measure_daemon)")
+        check_result "artifact-gate daemon"
         fresh_device
         m=$(faster "$m" "$(measure "$(mender_cmd)")")
         check_result "mender install"
     done
     label="$SIZE MiB $comp"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "artifact-gate install" "${g% *}" "$(mib_s "$BYTES" "${g% *}")" "$((${g#* } / 1024))"
+    printf '| %s | %s | %s | %s | %s |\n' "$label" "artifact-gate daemon (curl -T)" "${dm% *}" "$(mib_s "$BYTES" "${dm% *}")" "$((${dm#* } / 1024))"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "mender install (Go 3.4)" "${m% *}" "$(mib_s "$BYTES" "${m% *}")" "$((${m#* } / 1024))"
     ratios+=("ratio $label: mender/artifact-gate = $(awk -v a="${m% *}" -v b="${g% *}" 'BEGIN{printf "%.2f", a/b}')x")
 done
