@@ -196,10 +196,9 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
     let (reader, source): (Option<Streamed>, _) = match input {
         Input::Stream(incoming, length) => {
             let stop = daemon.stop.subscribe();
-            (
-                Some((Box::new(BodyReader::spawn(incoming, stop)), length)),
-                None,
-            )
+            let stall = std::time::Duration::from_secs(daemon.config.limits.upload_stall_seconds);
+            let reader = BodyReader::spawn(incoming, stop, stall);
+            (Some((Box::new(reader), length)), None)
         }
         Input::Path(p) => (None, Some(p)),
         Input::Url(u) => (None, Some(PathBuf::from(u))),

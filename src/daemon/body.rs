@@ -26,13 +26,22 @@ pub struct BodyReader {
 
 impl BodyReader {
     /// Starts pumping `body` on the current runtime. When `stop` turns true (the service is
-    /// stopping) the reader fails at once, even if the client has gone quiet.
-    pub fn spawn(mut body: Incoming, mut stop: tokio::sync::watch::Receiver<bool>) -> Self {
+    /// stopping) the reader fails at once, even if the client has gone quiet. An upload that
+    /// sends nothing for `stall` is abandoned, so a stuck client cannot hold the one operation
+    /// slot forever.
+    pub fn spawn(
+        mut body: Incoming,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+        stall: std::time::Duration,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(async move {
             loop {
                 let frame = tokio::select! {
-                    frame = body.frame() => frame,
+                    frame = tokio::time::timeout(stall, body.frame()) => match frame {
+                        Ok(frame) => frame.map(|r| r.map_err(|e| e.to_string())),
+                        Err(_) => Some(Err(format!("no data for {} s", stall.as_secs()))),
+                    },
                     () = stopped(&mut stop) => {
                         let _ = tx
                             .send(Err(io::Error::other("the service is stopping; install abandoned before activation")))

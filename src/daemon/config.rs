@@ -93,6 +93,8 @@ pub struct LimitsConfig {
     pub max_request_json_bytes: usize,
     /// Connections served at once; more wait in the socket's backlog.
     pub max_connections: usize,
+    /// An upload that sends nothing for this many seconds is abandoned.
+    pub upload_stall_seconds: u64,
 }
 
 impl Default for LimitsConfig {
@@ -101,6 +103,7 @@ impl Default for LimitsConfig {
             max_artifact_bytes: crate::limits::Limits::default().max_artifact,
             max_request_json_bytes: 64 * 1024,
             max_connections: 16,
+            upload_stall_seconds: 60,
         }
     }
 }
@@ -162,6 +165,13 @@ impl DaemonConfig {
                 key: "api.socket_mode",
                 detail,
             })?;
+        if config.limits.upload_stall_seconds == 0 {
+            return Err(DaemonConfigError::Value {
+                path,
+                key: "limits.upload_stall_seconds",
+                detail: "must be at least 1".to_owned(),
+            });
+        }
         if config.update.reboot_after_install && config.update.reboot_command.is_empty() {
             return Err(DaemonConfigError::Value {
                 path,

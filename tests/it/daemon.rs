@@ -692,3 +692,23 @@ fn a_socket_made_by_systemd_is_used_as_passed() {
     assert!(body.contains("\"last_boot_check\""), "{body}");
     assert!(!s.root().join("unused.sock").exists());
 }
+
+#[test]
+fn a_stalled_upload_is_abandoned_and_frees_the_slot() {
+    let s = module_device();
+    let d = Daemon::start(s.root(), "[limits]\nupload_stall_seconds = 1\n", env_of(&s));
+    let art = std::fs::read(app_artifact(&s, "app-1", "stalled\n")).unwrap();
+    let mut stalled = half_upload(&d.socket, &art);
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut response = String::new();
+    let _ = stalled.read_to_string(&mut response);
+    assert!(response.contains("no data for 1 s"), "{response}");
+    assert_eq!(target(&s), None);
+    assert_eq!(d.status()["operation"], serde_json::Value::Null);
+    let whole = app_artifact(&s, "app-2", "after the stall\n");
+    let (code, body) = d.curl("PUT", "/v1/install", &["-T", whole.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(target(&s).as_deref(), Some("after the stall\n"));
+}
