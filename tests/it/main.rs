@@ -23,6 +23,7 @@ mod install;
 mod install_rejections;
 mod large;
 mod modules;
+mod robustness;
 mod rootfs;
 mod streaming;
 #[cfg(feature = "pkcs11")]
