@@ -22,6 +22,7 @@ want=(
     # The daemon (issue #4): a client for its socket, and systemd's tools for the units
     # (systemd-analyze) and for socket activation (systemd-socket-activate).
     curl systemd util-linux
+    strace            # fault injection: SIGKILL at chosen system calls (issue #6)
 )
 if [[ "${1:-}" == "bench" ]]; then
     want+=(libdeflate-tools e2fsprogs time)

@@ -423,13 +423,24 @@ fn install_rootfs(
         tree: std::path::PathBuf::new(),
         reboot: reboot_word(RebootNeed::Automatic).to_owned(),
         supports_rollback: true,
-        rootfs: Some(slots),
+        rootfs: Some(slots.clone()),
         boot_id: super::state::boot_id(),
     })?;
     ctx.observer.phase(Phase::ArtifactInstall);
     if let Err(e) = scripts.around("ArtifactInstall", || {
         sink.activate().map_err(InstallError::from)
     }) {
+        // A boot-environment tool that failed may still have written the switch (killed after
+        // its write, before its fsync or exit). Point the bootloader back before calling the
+        // install failed; if even that fails, the pending record stays, so the next start
+        // judges the device instead of leaving an unrecorded switch behind.
+        if let Err(undo) = rootfs::rollback(&ctx.bootenv, &slots) {
+            tracing::error!(
+                "the boot switch failed and could not be undone ({undo}); the install stays \
+                 pending for the next start to judge"
+            );
+            return Err(e);
+        }
         let _ = scripts.around("ArtifactFailure", || Ok::<(), InstallError>(()));
         let _ = store.clear_pending();
         return Err(e);

@@ -14,7 +14,7 @@ use crate::fixtures::{Scratch, fx};
 use crate::rootfs::{Device, PART};
 
 /// A running daemon and what it needs to be restarted.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Option<Child>,
     socket: PathBuf,
     config: PathBuf,
@@ -24,7 +24,7 @@ struct Daemon {
 
 impl Daemon {
     /// Starts the daemon for the device at `root` with `env`; `toml` is added to its settings.
-    fn start(root: &Path, toml: &str, env: Vec<(String, OsString)>) -> Self {
+    pub(crate) fn start(root: &Path, toml: &str, env: Vec<(String, OsString)>) -> Self {
         let socket = root.join("run/api.sock");
         let config = root.join("artifact-gate.toml");
         std::fs::write(
@@ -76,7 +76,7 @@ impl Daemon {
 
     /// Stops with SIGTERM and returns the exit code. (A daemon that ignores it stays in
     /// `child`, so `Drop` kills it.)
-    fn stop(&mut self) -> i32 {
+    pub(crate) fn stop(&mut self) -> i32 {
         let child = self.child.as_mut().expect("running");
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -98,7 +98,7 @@ impl Daemon {
         self.spawn(extra);
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -107,7 +107,7 @@ impl Daemon {
         curl_as(&self.socket, None, method, path, args)
     }
 
-    fn status(&self) -> serde_json::Value {
+    pub(crate) fn status(&self) -> serde_json::Value {
         let (code, body) = self.curl("GET", "/v1/status", &[]);
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).unwrap()

@@ -17,6 +17,7 @@ mod cli;
 mod daemon;
 mod differential;
 mod download;
+mod faults;
 mod fixtures;
 mod https;
 mod install;
