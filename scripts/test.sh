@@ -15,3 +15,5 @@ cargo test --locked --all-targets 2>&1 | tee "$log"
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 # The systemd units: systemd-analyze verify, and a security exposure of 3.0 or less.
 scripts/check-units.sh
+# A short coverage-guided fuzzing run of every parser of untrusted bytes (issue #6).
+scripts/fuzz.sh smoke 15

@@ -37,3 +37,25 @@ pub mod provides;
 pub mod setup;
 pub mod signature;
 pub mod source;
+
+/// Entry points into internal parsers for coverage-guided fuzzing (`fuzz/`). `cargo fuzz` builds
+/// with `--cfg fuzzing`; nothing here exists in a normal build.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::limits::Limits;
+
+    /// The header parser, as it runs on header bytes whose hash matched the manifest.
+    pub fn header(entry_name: &str, bytes: &[u8]) {
+        let _ = crate::artifact::header::CheckedHeader::parse_verified(
+            entry_name,
+            bytes,
+            &Limits::default(),
+        );
+    }
+
+    /// The daemon's JSON install request.
+    pub fn install_request(bytes: &[u8]) {
+        let _ = crate::daemon::api::parse_install_request(bytes);
+    }
+}

@@ -111,6 +111,28 @@ struct InstallRequest {
     url: Option<String>,
 }
 
+/// What a JSON install request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedInput {
+    /// An absolute path on the device.
+    Path(PathBuf),
+    /// An `https://` URL.
+    Url(String),
+}
+
+/// Parses a JSON install request: exactly one of an absolute `path` and an `https://` `url`.
+pub fn parse_install_request(bytes: &[u8]) -> Result<NamedInput, String> {
+    let request: InstallRequest =
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed JSON request: {e}"))?;
+    match (request.path, request.url) {
+        (Some(p), None) if p.is_absolute() => Ok(NamedInput::Path(p)),
+        (Some(p), None) => Err(format!("path must be absolute: {}", p.display())),
+        (None, Some(u)) if u.starts_with("https://") => Ok(NamedInput::Url(u)),
+        (None, Some(u)) => Err(format!("url must be https://: {u}")),
+        _ => Err("give exactly one of \"path\" and \"url\"".to_owned()),
+    }
+}
+
 /// An uploaded artifact as a blocking reader, with its announced length.
 type Streamed = (Box<dyn Read + Send>, Option<u64>);
 
@@ -148,36 +170,10 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
                 );
             }
         };
-        let request: InstallRequest = match serde_json::from_slice(&bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("malformed JSON request: {e}"),
-                );
-            }
-        };
-        match (request.path, request.url) {
-            (Some(p), None) if p.is_absolute() => Input::Path(p),
-            (Some(p), None) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("path must be absolute: {}", p.display()),
-                );
-            }
-            (None, Some(u)) if u.starts_with("https://") => Input::Url(u),
-            (None, Some(u)) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("url must be https://: {u}"),
-                );
-            }
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "give exactly one of \"path\" and \"url\"",
-                );
-            }
+        match parse_install_request(&bytes) {
+            Ok(NamedInput::Path(p)) => Input::Path(p),
+            Ok(NamedInput::Url(u)) => Input::Url(u),
+            Err(message) => return error(StatusCode::BAD_REQUEST, &message),
         }
     } else {
         if length.is_some_and(|l| l > daemon.config.limits.max_artifact_bytes) {
