@@ -386,25 +386,42 @@ pub fn read_bounded<R: Read>(reader: R, limit: u64) -> io::Result<Option<Vec<u8>
     Ok(Some(out))
 }
 
-/// Reads `reader` to its end, requiring every byte to be zero; returns how many there were.
+/// Reads `reader` to its end, requiring every byte to be zero and at most `cap` of them.
 ///
-/// Used after a tar end-of-archive block: padding may follow, garbage may not (spec §1.2).
-pub fn drain_zeros<R: Read>(mut reader: R) -> io::Result<Result<u64, u64>> {
+/// Used after a tar end-of-archive block: padding may follow, garbage may not (spec §1.2), and
+/// the padding is capped. Zeros after a payload tar's end are not covered by the signed
+/// manifest, so without a cap a signed artifact with its payload recompressed over gigabytes of
+/// zeros would keep the device inflating for as long as the attacker likes.
+pub fn drain_zeros<R: Read>(mut reader: R, cap: u64) -> io::Result<ZeroRun> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(Ok(total)),
+            Ok(0) => return Ok(ZeroRun::End(total)),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         let chunk = buf.get(..n).unwrap_or_default();
         if let Some(pos) = chunk.iter().position(|b| *b != 0) {
-            return Ok(Err(total + pos as u64));
+            return Ok(ZeroRun::NonZero(total + pos as u64));
         }
         total += n as u64;
+        if total > cap {
+            return Ok(ZeroRun::TooLong(cap));
+        }
     }
+}
+
+/// How a run of zeros ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroRun {
+    /// The input ended after this many zeros.
+    End(u64),
+    /// A non-zero byte at this offset.
+    NonZero(u64),
+    /// More zeros than the cap allowed (the cap).
+    TooLong(u64),
 }
 
 #[cfg(test)]
@@ -469,10 +486,17 @@ mod tests {
 
     #[test]
     fn drain_zeros_reports_the_first_non_zero_offset() {
-        assert_eq!(drain_zeros(&[0u8; 700][..]).unwrap(), Ok(700));
+        assert_eq!(
+            drain_zeros(&[0u8; 700][..], 1000).unwrap(),
+            ZeroRun::End(700)
+        );
+        assert_eq!(
+            drain_zeros(&[0u8; 700][..], 600).unwrap(),
+            ZeroRun::TooLong(600)
+        );
         let mut data = vec![0u8; 700];
         data[650] = 1;
-        assert_eq!(drain_zeros(&data[..]).unwrap(), Err(650));
+        assert_eq!(drain_zeros(&data[..], 1000).unwrap(), ZeroRun::NonZero(650));
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct Limits {
     pub max_xz_memory: u64,
     /// Largest artifact, counted over the raw input stream.
     pub max_artifact: u64,
+    /// Most zero padding accepted after a tar's end-of-archive marker (outer, header, payload).
+    /// Tar writers pad to at most a 10 KiB record; the cap stops a payload recompressed over
+    /// endless zeros, which the signed manifest does not cover.
+    pub max_tar_padding: u64,
 }
 
 impl Default for Limits {
@@ -47,6 +51,7 @@ impl Default for Limits {
             max_tar_extension: 64 * KIB,
             max_xz_memory: 128 * MIB,
             max_artifact: 64 * GIB,
+            max_tar_padding: MIB,
         }
     }
 }

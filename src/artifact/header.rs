@@ -342,7 +342,7 @@ fn read_members<R: Read>(
             members.push((name, body));
         }
     }
-    match tar_rules::finish(archive.into_inner()).map_err(malformed)? {
+    match tar_rules::finish(archive.into_inner(), limits.max_tar_padding).map_err(malformed)? {
         Ok(()) => Ok(members),
         Err(end) => Err(HeaderError::End(end)),
     }

@@ -101,7 +101,8 @@ pub(super) fn stream<R: Read>(
             files.push(verified_file);
         }
     }
-    let end = tar_rules::finish(archive.into_inner()).map_err(|e| io_error(name, e))?;
+    let end = tar_rules::finish(archive.into_inner(), limits.max_tar_padding)
+        .map_err(|e| io_error(name, e))?;
     if let Err(end) = end {
         return Err(Rejection::BadEnd {
             container: format!("'{name}'"),

@@ -46,6 +46,12 @@ pub enum TarEnd {
         /// Offset of the first non-zero byte, counted from after the first zero block.
         offset: u64,
     },
+    /// More zero padding after the end-of-archive marker than the limit allows.
+    #[error("more than {limit} bytes of zero padding after the end-of-archive marker")]
+    TooMuchPadding {
+        /// `Limits::max_tar_padding`.
+        limit: u64,
+    },
 }
 
 /// The member's path, checked. On error returns the lossy name with the reason.
@@ -88,14 +94,17 @@ pub(crate) fn require_regular<R: Read>(entry: &tar::Entry<'_, R>) -> Result<(), 
 }
 
 /// After the `tar` crate reported the end of the entries, checks what follows: at least the rest
-/// of the two-block end marker, then only zeros. Reads `rest` to its end.
-pub(crate) fn finish<R: Read>(rest: R) -> io::Result<Result<(), TarEnd>> {
+/// of the two-block end marker, then only zeros, at most `max_padding` of them. Reads `rest` to
+/// its end (or to the cap).
+pub(crate) fn finish<R: Read>(rest: R, max_padding: u64) -> io::Result<Result<(), TarEnd>> {
+    use crate::io::ZeroRun;
     // The tar crate stops after the first zero block (or at EOF, having seen none); the second
     // zero block must still be there.
-    Ok(match crate::io::drain_zeros(rest)? {
-        Ok(zeros) if zeros >= 512 => Ok(()),
-        Ok(_) => Err(TarEnd::MissingMarker),
-        Err(offset) => Err(TarEnd::TrailingData { offset }),
+    Ok(match crate::io::drain_zeros(rest, max_padding)? {
+        ZeroRun::End(zeros) if zeros >= 512 => Ok(()),
+        ZeroRun::End(_) => Err(TarEnd::MissingMarker),
+        ZeroRun::NonZero(offset) => Err(TarEnd::TrailingData { offset }),
+        ZeroRun::TooLong(limit) => Err(TarEnd::TooMuchPadding { limit }),
     })
 }
 

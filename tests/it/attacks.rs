@@ -344,6 +344,35 @@ fn zero_padding_after_the_end_is_fine() {
 }
 
 #[test]
+fn payload_recompressed_over_endless_zeros_is_cut_at_the_padding_cap() {
+    // The signed manifest covers the payload's files, not the zeros after the payload tar's
+    // end. A genuine artifact recompressed with 256 MiB of zeros behind its tar (a few hundred
+    // KiB of gzip; tens of GiB would compress just as well) must not keep the device
+    // inflating: the padding stops at 1 MiB.
+    let mut art = Art::open("mod-rsa.mender");
+    let mut tar_bytes = crate::fixtures::gunzip(art.get("data/0000.tar.gz"));
+    tar_bytes.resize(tar_bytes.len() + 256 * 1024 * 1024, 0);
+    art.set("data/0000.tar.gz", crate::fixtures::gzip(&tar_bytes));
+    rejected(
+        &art,
+        "more than 1048576 bytes of zero padding after the end-of-archive marker",
+    );
+    // Ordinary record padding (GNU tar's 10 KiB) is fine.
+    let mut art = Art::open("mod-rsa.mender");
+    let mut tar_bytes = crate::fixtures::gunzip(art.get("data/0000.tar.gz"));
+    tar_bytes.resize(tar_bytes.len() + 10240, 0);
+    art.set("data/0000.tar.gz", crate::fixtures::gzip(&tar_bytes));
+    Scratch::new().validate(&art.bytes(), KEY).valid();
+}
+
+#[test]
+fn endless_zeros_after_the_artifact_are_cut_at_the_padding_cap() {
+    let mut bytes = plain().bytes();
+    bytes.resize(bytes.len() + 2 * 1024 * 1024, 0);
+    rejected_bytes(&bytes, "more than 1048576 bytes of zero padding");
+}
+
+#[test]
 fn signature_twice() {
     let mut art = plain();
     let sig = art.get("manifest.sig").to_vec();
