@@ -1,6 +1,8 @@
-//! A payload member over 8 GiB, streamed from a generator (nothing touches the disk): its size
-//! lives in a PAX record inside the payload tar and in a GNU base-256 field in the outer tar,
-//! the two encodings Go's tar writer falls back to for large images (spec §1.3).
+//! Payload members just over 2 GiB, 4 GiB and 8 GiB, streamed from a generator (nothing
+//! touches the disk), to catch size overflows (issue #6). Under 8 GiB the sizes sit in the
+//! octal fields; over it they live in a PAX record inside the payload tar and in a GNU
+//! base-256 field in the outer tar, the two encodings Go's tar writer falls back to for large
+//! images (spec §1.3).
 
 use std::io::{Cursor, Read};
 
@@ -54,53 +56,82 @@ fn zeros_digest(len: u64) -> String {
     hex::encode(h.finalize())
 }
 
-#[test]
-fn payload_member_larger_than_8_gib() {
+/// Streams a signed artifact whose payload holds one member of `size` zero bytes and checks it
+/// verifies with that size. Members of 8 GiB or more need a PAX size record inside the payload
+/// and a GNU base-256 size in the outer tar; smaller ones use the plain octal fields.
+fn verify_big_member(size: u64) {
     let base = Art::open("mod-none.mender");
     let version = base.get("version").to_vec();
     let header = base.get("header.tar").to_vec();
     let manifest = format!(
         "{}  data/0000/big.img\n{}  header.tar\n{}  version\n",
-        zeros_digest(BIG),
+        zeros_digest(size),
         sha256_hex(&header),
         sha256_hex(&version)
     );
     let sig = base64::engine::general_purpose::STANDARD
         .encode(sign(manifest.as_bytes(), Signer::Rsa("rsa.key")));
 
-    // The payload tar: a PAX 'x' record carrying the size, then the member, then the end.
-    let record = {
-        let body = format!(" size={BIG}\n");
-        let len = body.len() + 2;
-        format!("{len}{body}")
-    };
-    let mut pax = tar::Header::new_ustar();
-    pax.set_path("PaxHeaders/big.img").unwrap();
-    pax.set_entry_type(tar::EntryType::XHeader);
-    pax.set_size(record.len() as u64);
-    pax.set_mode(0o600);
-    pax.set_cksum();
-    let mut inner_head = pax.as_bytes().to_vec();
-    inner_head.extend(padded(record.into_bytes()));
-    inner_head.extend(member_header("big.img", 0, false));
-    let inner_tail_len = (512 - BIG % 512) % 512 + 1024;
-    let inner_len = inner_head.len() as u64 + BIG + inner_tail_len;
+    let octal_max = 8 * 1024 * 1024 * 1024 - 1;
+    let mut inner_head = Vec::new();
+    if size > octal_max {
+        // A PAX 'x' record carrying the size, then the member with a zero size field.
+        let record = {
+            let body = format!(" size={size}\n");
+            let len = body.len() + 2;
+            format!("{len}{body}")
+        };
+        let mut pax = tar::Header::new_ustar();
+        pax.set_path("PaxHeaders/big.img").unwrap();
+        pax.set_entry_type(tar::EntryType::XHeader);
+        pax.set_size(record.len() as u64);
+        pax.set_mode(0o600);
+        pax.set_cksum();
+        inner_head.extend(pax.as_bytes());
+        inner_head.extend(padded(record.into_bytes()));
+        inner_head.extend(member_header("big.img", 0, false));
+    } else {
+        inner_head.extend(member_header("big.img", size, false));
+    }
+    let inner_tail_len = (512 - size % 512) % 512 + 1024;
+    let inner_len = inner_head.len() as u64 + size + inner_tail_len;
 
     let mut prefix = small_member("version", &version);
     prefix.extend(small_member("manifest", manifest.as_bytes()));
     prefix.extend(small_member("manifest.sig", sig.as_bytes()));
     prefix.extend(small_member("header.tar", &header));
-    prefix.extend(member_header("data/0000.tar", inner_len, true));
+    prefix.extend(member_header(
+        "data/0000.tar",
+        inner_len,
+        inner_len > octal_max,
+    ));
     prefix.extend(&inner_head);
     let outer_pad = (512 - inner_len % 512) % 512;
     let suffix = vec![0u8; (inner_tail_len + outer_pad + 1024) as usize];
 
     let stream = Cursor::new(prefix)
-        .chain(std::io::repeat(0).take(BIG))
+        .chain(std::io::repeat(0).take(size))
         .chain(Cursor::new(suffix));
     let options = crate::fixtures::signed_by("rsa.pub");
     let verified = artifact::read_artifact(stream, &options, &mut DiscardSink).unwrap();
     assert_eq!(verified.files.len(), 1);
     assert_eq!(verified.files[0].name, "big.img");
-    assert_eq!(verified.files[0].size, BIG);
+    assert_eq!(verified.files[0].size, size);
+}
+
+#[test]
+fn payload_member_just_over_2_gib() {
+    // Past i32::MAX: a signed 32-bit size would go negative here.
+    verify_big_member((2 << 30) + 1);
+}
+
+#[test]
+fn payload_member_just_over_4_gib() {
+    // Past u32::MAX: a 32-bit size would wrap to 1 byte here.
+    verify_big_member((4 << 30) + 1);
+}
+
+#[test]
+fn payload_member_larger_than_8_gib() {
+    verify_big_member(BIG);
 }
