@@ -89,6 +89,14 @@ pub struct BootConfig {
 pub struct LimitsConfig {
     /// Largest artifact accepted, in bytes.
     pub max_artifact_bytes: u64,
+    /// Largest compressed header, in bytes (it is buffered whole to be hash-checked first).
+    pub max_header_bytes: u64,
+    /// Most files in a payload (and lines in a manifest).
+    pub max_payload_files: usize,
+    /// Most zero padding after a tar's end-of-archive marker, in bytes.
+    pub max_tar_padding_bytes: u64,
+    /// Memory the xz decoder may use, in bytes.
+    pub max_xz_memory_bytes: u64,
     /// Largest JSON request body, in bytes.
     pub max_request_json_bytes: usize,
     /// Connections served at once; more wait in the socket's backlog.
@@ -101,6 +109,10 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_artifact_bytes: crate::limits::Limits::default().max_artifact,
+            max_header_bytes: crate::limits::Limits::default().max_header,
+            max_payload_files: crate::limits::Limits::default().max_payload_files,
+            max_tar_padding_bytes: crate::limits::Limits::default().max_tar_padding,
+            max_xz_memory_bytes: crate::limits::Limits::default().max_xz_memory,
             max_request_json_bytes: 64 * 1024,
             max_connections: 16,
             upload_stall_seconds: 60,
