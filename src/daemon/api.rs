@@ -201,8 +201,10 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
     };
     let d = daemon.clone();
     tokio::task::spawn_blocking(move || {
-        let _guard = guard;
         let result = run_install(&d, reader, source, &events);
+        // The slot is free before the client reads the last event, so its next request is
+        // never refused as busy.
+        drop(guard);
         match result {
             Ok(value) => events.send(&value),
             Err(message) => {
