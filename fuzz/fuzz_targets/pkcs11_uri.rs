@@ -10,6 +10,11 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(uri) = Pkcs11Uri::parse(text) {
         let printed = uri.to_string().replace("pin-value=***", "pin-value=x");
+        // Printing escapes every byte of an id (3 characters each), so a long accepted URI can
+        // print longer than the parser's cap; such a print is for logs, not for parsing.
+        if printed.len() > artifact_gate::signature::pkcs11_uri::MAX_URI_LEN {
+            return;
+        }
         let again = Pkcs11Uri::parse(&printed);
         assert!(
             again.as_ref().is_ok_and(|a| a.object == uri.object
