@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::fixtures::{Scratch, fx};
+use crate::fixtures::{Scratch, fx, module_device};
 use crate::rootfs::{Device, PART};
 
 /// A running daemon and what it needs to be restarted.
@@ -157,28 +157,6 @@ fn curl_as(
     )
 }
 
-/// A sandbox device with Debian's single-file module and the RSA key, as `install.rs` sets up.
-fn module_device() -> Scratch {
-    let s = Scratch::new();
-    s.write(
-        "etc/mender.conf",
-        format!(
-            r#"{{"ArtifactVerifyKey":"{}"}}"#,
-            fx().path("rsa.pub").display()
-        )
-        .as_bytes(),
-    );
-    s.write("var/device_type", b"device_type=beaglebone\n");
-    let modules = s.root().join("share/modules/v3");
-    std::fs::create_dir_all(&modules).unwrap();
-    std::fs::copy(
-        "/usr/share/mender/modules/v3/single-file",
-        modules.join("single-file"),
-    )
-    .unwrap();
-    s
-}
-
 fn env_of(s: &Scratch) -> Vec<(String, OsString)> {
     let root = s.root();
     vec![
@@ -188,35 +166,12 @@ fn env_of(s: &Scratch) -> Vec<(String, OsString)> {
     ]
 }
 
-/// A signed single-file artifact putting `content` at `<sandbox>/target/app.conf`.
 fn app_artifact(s: &Scratch, name: &str, content: &str) -> PathBuf {
-    let dir = s.root().join(format!("build-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("app.conf"), content).unwrap();
-    std::fs::write(
-        dir.join("dest_dir"),
-        s.root().join("target").display().to_string(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("filename"), "app.conf").unwrap();
-    let out = Command::new("mender-artifact")
-        .current_dir(&dir)
-        .args(["write", "module-image", "-T", "single-file", "-n", name])
-        .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
-        .args(["-f", "filename", "-o", "app.mender", "-k"])
-        .arg(fx().path("rsa.key"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("app.mender")
+    crate::fixtures::app_artifact(s, name, content, &[])
 }
 
 fn target(s: &Scratch) -> Option<String> {
-    std::fs::read_to_string(s.root().join("target/app.conf")).ok()
+    crate::fixtures::app_target(s)
 }
 
 /// The NDJSON events of an install response.

@@ -595,3 +595,71 @@ pub fn signed_by(key: &str) -> artifact_gate::artifact::ReadOptions {
         limits: artifact_gate::limits::Limits::default(),
     }
 }
+
+/// A sandbox device for module installs: mender.conf naming the RSA key, a device_type, and
+/// Debian's single-file, directory and script Update Modules.
+pub fn module_device() -> Scratch {
+    let s = Scratch::new();
+    s.write(
+        "etc/mender.conf",
+        format!(
+            r#"{{"ArtifactVerifyKey":"{}"}}"#,
+            fx().path("rsa.pub").display()
+        )
+        .as_bytes(),
+    );
+    s.write("var/device_type", b"device_type=beaglebone\n");
+    let modules = s.root().join("share/modules/v3");
+    std::fs::create_dir_all(&modules).unwrap();
+    for m in ["single-file", "directory", "script"] {
+        std::fs::copy(
+            Path::new("/usr/share/mender/modules/v3").join(m),
+            modules.join(m),
+        )
+        .unwrap();
+    }
+    s
+}
+
+/// A single-file artifact signed by `rsa.key`, written by the real mender-artifact with
+/// `extra` arguments (e.g. a compression), that puts `content` at `<sandbox>/target/app.conf`.
+pub fn app_artifact(s: &Scratch, name: &str, content: &str, extra: &[&str]) -> PathBuf {
+    let dir = s.root().join(format!("build-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("app.conf"), content).unwrap();
+    std::fs::write(
+        dir.join("dest_dir"),
+        s.root().join("target").display().to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("filename"), "app.conf").unwrap();
+    std::fs::write(dir.join("permissions"), "644").unwrap();
+    let out = Command::new("mender-artifact")
+        .current_dir(&dir)
+        .args(["write", "module-image", "-T", "single-file", "-n", name])
+        .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
+        .args([
+            "-f",
+            "filename",
+            "-f",
+            "permissions",
+            "-o",
+            "app.mender",
+            "-k",
+        ])
+        .arg(fx().path("rsa.key"))
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("app.mender")
+}
+
+/// What the artifacts of [`app_artifact`] installed, if anything.
+pub fn app_target(s: &Scratch) -> Option<String> {
+    std::fs::read_to_string(s.root().join("target/app.conf")).ok()
+}

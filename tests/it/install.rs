@@ -8,26 +8,7 @@ use crate::fixtures::{Art, Dialect, Scratch, Verdict, fx, tar, untar};
 
 /// A sandbox device: mender.conf naming the RSA key, a device_type, Debian's modules.
 fn device() -> Scratch {
-    let s = Scratch::new();
-    s.write(
-        "etc/mender.conf",
-        format!(
-            r#"{{"ArtifactVerifyKey":"{}"}}"#,
-            fx().path("rsa.pub").display()
-        )
-        .as_bytes(),
-    );
-    s.write("var/device_type", b"device_type=beaglebone\n");
-    let modules = s.root().join("share/modules/v3");
-    std::fs::create_dir_all(&modules).unwrap();
-    for m in ["single-file", "directory", "script"] {
-        std::fs::copy(
-            Path::new("/usr/share/mender/modules/v3").join(m),
-            modules.join(m),
-        )
-        .unwrap();
-    }
-    s
+    crate::fixtures::module_device()
 }
 
 /// A single-file artifact that puts `content` at `<sandbox>/target/app.conf`.

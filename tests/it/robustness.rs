@@ -5,60 +5,25 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::fixtures::{Art, Scratch, fx};
+use crate::fixtures::{Art, Scratch};
 
-/// A sandbox device with Debian's single-file module and the RSA key.
 fn device() -> Scratch {
-    let s = Scratch::new();
-    s.write(
-        "etc/mender.conf",
-        format!(
-            r#"{{"ArtifactVerifyKey":"{}"}}"#,
-            fx().path("rsa.pub").display()
-        )
-        .as_bytes(),
-    );
-    s.write("var/device_type", b"device_type=beaglebone\n");
-    let modules = s.root().join("share/modules/v3");
-    std::fs::create_dir_all(&modules).unwrap();
-    std::fs::copy(
-        "/usr/share/mender/modules/v3/single-file",
-        modules.join("single-file"),
-    )
-    .unwrap();
-    s
+    crate::fixtures::module_device()
 }
 
-/// A signed single-file artifact putting `content` at `<sandbox>/target/app.conf`.
+/// An uncompressed signed single-file artifact's bytes (see [`crate::fixtures::app_artifact`]).
 fn app_artifact(s: &Scratch, name: &str, content: &str) -> Vec<u8> {
-    let dir = s.root().join(format!("build-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("app.conf"), content).unwrap();
-    std::fs::write(
-        dir.join("dest_dir"),
-        s.root().join("target").display().to_string(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("filename"), "app.conf").unwrap();
-    let out = Command::new("mender-artifact")
-        .current_dir(&dir)
-        .args(["write", "module-image", "-T", "single-file", "-n", name])
-        .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
-        .args(["-f", "filename", "-o", "app.mender", "-k"])
-        .arg(fx().path("rsa.key"))
-        .args(["--compression", "none"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(dir.join("app.mender")).unwrap()
+    std::fs::read(crate::fixtures::app_artifact(
+        s,
+        name,
+        content,
+        &["--compression", "none"],
+    ))
+    .unwrap()
 }
 
 fn target(s: &Scratch) -> Option<String> {
-    std::fs::read_to_string(s.root().join("target/app.conf")).ok()
+    crate::fixtures::app_target(s)
 }
 
 #[test]

@@ -295,34 +295,7 @@ fn install_with_key_in_mender_conf(
     )
     .unwrap();
     let target = s.root().join("target");
-    let dir = s.root().join("build");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("app.conf"), "from the token test\n").unwrap();
-    std::fs::write(dir.join("dest_dir"), target.display().to_string()).unwrap();
-    std::fs::write(dir.join("filename"), "app.conf").unwrap();
-    std::fs::write(dir.join("permissions"), "644").unwrap();
-    ok(Command::new("mender-artifact")
-        .current_dir(&dir)
-        .args([
-            "write",
-            "module-image",
-            "-T",
-            "single-file",
-            "-n",
-            "token-app",
-        ])
-        .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
-        .args([
-            "-f",
-            "filename",
-            "-f",
-            "permissions",
-            "-o",
-            "app.mender",
-            "-k",
-        ])
-        .arg(fx().path("rsa.key")));
-    let art = dir.join("app.mender");
+    let art = crate::fixtures::app_artifact(&s, "token-app", "from the token test\n", &[]);
     let art = art.to_str().unwrap();
 
     conf(bad_key);
