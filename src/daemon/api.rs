@@ -272,7 +272,7 @@ fn run_install(
         "install finished"
     );
     if rebooting {
-        daemon.schedule_reboot();
+        daemon.schedule_reboot("into the update");
     }
     Ok(json!({
         "event": "result",

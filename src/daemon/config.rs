@@ -56,8 +56,9 @@ pub struct UpdateConfig {
     /// Commit on its own: right after an install that needs no reboot, and after the reboot
     /// into a verified update. `false` waits for `POST /v1/commit`.
     pub auto_commit: bool,
-    /// Run `reboot_command` after an install that needs a reboot. `false` leaves the reboot to
-    /// the caller (the install's result says one is needed).
+    /// Run `reboot_command` after an install that needs a reboot, and after an update whose
+    /// commit failed at boot was rolled back. `false` leaves the reboot to the caller (the
+    /// result says one is needed).
     pub reboot_after_install: bool,
     /// The reboot command.
     pub reboot_command: Vec<String>,

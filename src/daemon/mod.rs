@@ -221,9 +221,27 @@ impl Daemon {
             }
             Ok(Resumed::Committed(a)) => json!({ "result": "committed", "artifact_name": a }),
             Ok(Resumed::RolledBack(a)) => json!({ "result": "rolled back", "artifact_name": a }),
+            Ok(Resumed::CommitFailed {
+                artifact,
+                error,
+                reboot,
+            }) => {
+                let rebooting = reboot && self.config.update.reboot_after_install;
+                if rebooting {
+                    self.schedule_reboot("back into the previous system");
+                }
+                json!({
+                    "result": "commit failed, rolled back",
+                    "artifact_name": artifact,
+                    "error": error,
+                    "reboot_required": reboot,
+                    "rebooting": rebooting,
+                })
+            }
             Err(e) => json!({ "result": "error", "error": e.to_string() }),
         };
-        tracing::info!(result = %value, "boot check");
+        // The result in the message itself: `journalctl -u artifact-gate` shows it as it is.
+        tracing::info!("boot check: {value}");
         *self
             .last_resume
             .lock()
@@ -232,14 +250,14 @@ impl Daemon {
     }
 
     /// Runs the reboot command a moment after the install's result was sent.
-    fn schedule_reboot(&self) {
+    fn schedule_reboot(&self, into: &'static str) {
         let command = self.config.update.reboot_command.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(1));
             let Some((program, args)) = command.split_first() else {
                 return;
             };
-            tracing::info!(command = ?command, "rebooting into the update");
+            tracing::info!(command = ?command, "rebooting {into}");
             if let Err(e) = std::process::Command::new(program).args(args).status() {
                 tracing::error!("reboot command failed: {e}");
             }
@@ -272,13 +290,23 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
     daemon
         .context()
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
-    let (listener, created) = bind(&daemon)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(8)
         .thread_keep_alive(Duration::from_secs(10))
         .build()?;
-    let result = runtime.block_on(serve(daemon, listener));
+    // SIGTERM and SIGINT are caught before the socket exists: a client (or systemd) that sees
+    // the socket may stop the daemon at once, and must get a clean stop, not the default kill.
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _runtime = runtime.enter();
+        Signals {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        }
+    };
+    let (listener, created) = bind(&daemon)?;
+    let result = runtime.block_on(serve(daemon, listener, signals));
     if let Some(path) = created {
         let _ = std::fs::remove_file(path);
     }
@@ -330,15 +358,23 @@ fn bind(
     Ok((listener, Some(path)))
 }
 
+/// The stop signals, registered before the socket is made.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
 async fn serve(
     daemon: Arc<Daemon>,
     listener: std::os::unix::net::UnixListener,
+    signals: Signals,
 ) -> Result<u8, DaemonError> {
-    use tokio::signal::unix::{SignalKind, signal};
     listener.set_nonblocking(true)?;
     let listener = tokio::net::UnixListener::from_std(listener)?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+    let Signals {
+        mut term,
+        mut interrupt,
+    } = signals;
 
     if let Some(guard) = daemon.begin("boot check") {
         let d = daemon.clone();

@@ -12,6 +12,10 @@
 //! - the new slot runs with `upgrade_available=0` → a commit switched the variables but did not
 //!   get to record the provides; that is finished.
 //!
+//! A verified boot whose automatic commit fails (an `ArtifactCommit_Enter` script is the
+//! update's own health check) is rolled back as Mender does: the boot variables point at the
+//! old slot again, and the result says the device must reboot into it.
+//!
 //! Which slot runs is taken from the mounted root. Where the mount table cannot say, the boot
 //! variables are believed only after a reboot proven by a changed kernel boot ID, so a mere
 //! service restart never commits an update that has not booted. Update Modules that asked for a
@@ -87,6 +91,16 @@ pub enum Resumed {
     Committed(String),
     /// The named install failed after its reboot and was rolled back.
     RolledBack(String),
+    /// The named install booted, but its commit failed (the error is given), so it was rolled
+    /// back. For an A/B update the device still runs the new slot and must reboot into the old.
+    CommitFailed {
+        /// The artifact's name.
+        artifact: String,
+        /// Why the commit failed.
+        error: String,
+        /// Whether a reboot is needed to get back to the old system.
+        reboot: bool,
+    },
 }
 
 /// Judges the pending install and acts: commit (when `auto_commit`), roll back, or wait.
@@ -109,9 +123,18 @@ pub fn resume(ctx: &InstallContext, auto_commit: bool) -> Result<Resumed, Instal
     match judgement {
         Judgement::WaitForReboot => Ok(Resumed::WaitingForReboot(name)),
         Judgement::Verified if !auto_commit => Ok(Resumed::WaitingForCommit(name)),
-        Judgement::Verified => match standalone::commit(ctx)? {
-            Finished::Done(name) => Ok(Resumed::Committed(name)),
-            Finished::NothingPending => Ok(Resumed::Nothing),
+        Judgement::Verified => match standalone::commit(ctx) {
+            Ok(Finished::Done(name)) => Ok(Resumed::Committed(name)),
+            Ok(Finished::NothingPending) => Ok(Resumed::Nothing),
+            Err(e) => {
+                tracing::warn!(artifact = %name, "commit after reboot failed, rolling back: {e}");
+                roll_back(ctx, &store, &pending)?;
+                Ok(Resumed::CommitFailed {
+                    artifact: name,
+                    error: e.to_string(),
+                    reboot: pending.rootfs.is_some() && pending.supports_rollback,
+                })
+            }
         },
         Judgement::CommittedUnrecorded => {
             let _lock = store.lock()?;

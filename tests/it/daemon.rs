@@ -290,6 +290,54 @@ fn a_failed_boot_of_the_new_slot_rolls_back_on_start() {
 }
 
 #[test]
+fn a_failed_health_check_at_commit_rolls_back_and_reboots_into_the_old_slot() {
+    let dev = Device::new(PART);
+    let marker = dev.s.root().join("rebooted");
+    let reboot = format!(
+        "[update]\nreboot_after_install = true\nreboot_command = [\"touch\", \"{}\"]\n",
+        marker.display()
+    );
+    let mut d = Daemon::start(dev.s.root(), &reboot, dev.env());
+    let art = fx().path("rootfs-unhealthy.mender");
+    let (code, body) = d.curl("POST", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(last_event(&body)["rebooting"], true, "{body}");
+    wait_for_file(&marker);
+    std::fs::remove_file(&marker).unwrap();
+
+    // The new slot booted (upgrade_available still 1), but its ArtifactCommit_Enter script fails.
+    d.restart(&[("ARTIFACT_GATE_ROOT_DEVICE", &dev.part_path(3))]);
+    let status = d.status();
+    let check = &status["last_boot_check"];
+    assert_eq!(check["result"], "commit failed, rolled back", "{status}");
+    assert!(
+        check["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ArtifactCommit_Enter_10 failed (exit 3)")),
+        "{status}"
+    );
+    assert_eq!(check["reboot_required"], true, "{status}");
+    assert_eq!(check["rebooting"], true, "{status}");
+    // Back to the old slot, nothing pending, the old provides kept.
+    assert_eq!(dev.boot_vars(), (Some("2".into()), Some("0".into())));
+    assert_eq!(status["pending"], serde_json::Value::Null);
+    assert_eq!(status["artifact_name"], serde_json::Value::Null);
+    wait_for_file(&marker);
+}
+
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn without_auto_commit_a_verified_boot_waits_for_post_commit() {
     let dev = Device::new(PART);
     let mut d = Daemon::start(dev.s.root(), "[update]\nauto_commit = false\n", dev.env());
@@ -620,6 +668,12 @@ fn a_socket_made_by_systemd_is_used_as_passed() {
     // It passes on only the variables it is told to.
     for (k, v) in env_of(&s) {
         activate.arg(format!("--setenv={k}={}", v.to_string_lossy()));
+    }
+    // Under ARM emulation (scripts/test-arm.sh) the binary's interpreter needs these too.
+    for k in ["QEMU_LD_PREFIX", "QEMU_CPU"] {
+        if let Some(v) = std::env::var_os(k) {
+            activate.arg(format!("--setenv={k}={}", v.to_string_lossy()));
+        }
     }
     let mut child = activate
         .arg(env!("CARGO_BIN_EXE_artifact-gate"))

@@ -79,7 +79,8 @@ fn make_all(root: &Path) {
     sh("printf 'hello-artifact-gate-marker\\n' > f1.txt
         head -c 100000 /dev/urandom > z2.bin
         printf 'other payload\\n' > other.txt
-        printf '#!/bin/sh\\necho install\\n' > ArtifactInstall_Enter_00");
+        printf '#!/bin/sh\\necho install\\n' > ArtifactInstall_Enter_00
+        printf '#!/bin/sh\\necho health check failed >&2\\nexit 3\\n' > ArtifactCommit_Enter_10");
     let img = vectors_dir().join("mender_test.img");
     std::fs::copy(&img, root.join("rootfs.img")).expect("copy mender_test.img");
     let ma = |args: &str| sh(&format!("mender-artifact {args} >/dev/null"));
@@ -103,6 +104,10 @@ fn make_all(root: &Path) {
     );
     ma(
         "write rootfs-image -n rootfs-rsa -t beaglebone -f rootfs.img -o rootfs-rsa.mender -k rsa.key -s ArtifactInstall_Enter_00",
+    );
+    // An A/B update whose own health check (run at its commit, after the reboot) fails.
+    ma(
+        "write rootfs-image -n rootfs-unhealthy -t beaglebone -f rootfs.img -o rootfs-unhealthy.mender -k rsa.key -s ArtifactCommit_Enter_10",
     );
     ma(
         "write bootstrap-artifact -n boot -t beaglebone -o boot.mender -k rsa.key --compression none",
