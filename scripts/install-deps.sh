@@ -2,6 +2,7 @@
 # Installs what the project's commands need on a Debian 12 machine (run as root, or with sudo).
 #   scripts/install-deps.sh          tools for the demo and the tests
 #   scripts/install-deps.sh bench    also the benchmark's reference tools
+#   scripts/install-deps.sh arm      also the armv7 build, qemu and the full-system test (#5)
 set -euo pipefail
 
 want=(
@@ -24,9 +25,21 @@ want=(
     curl systemd util-linux
     strace            # fault injection: SIGKILL at chosen system calls (issue #6)
 )
-if [[ "${1:-}" == "bench" ]]; then
-    want+=(libdeflate-tools e2fsprogs time)
-fi
+for group in "$@"; do
+    case $group in
+        bench) want+=(libdeflate-tools e2fsprogs time) ;;
+        arm)
+            want+=(
+                gcc-arm-linux-gnueabihf libc6-dev-armhf-cross  # the armv7 linker and glibc
+                qemu-user-static    # runs the ARM tests (binfmt_misc entry made by the script)
+                python3-venv file   # zig for the glibc-2.28 release build comes from PyPI
+                # The full-system test: the emulated board, a Debian armhf userland, the disk.
+                qemu-system-arm debootstrap cpio kmod fdisk e2fsprogs
+            )
+            ;;
+        *) echo "unknown group $group (bench, arm)" >&2; exit 2 ;;
+    esac
+done
 
 SUDO=""
 if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi

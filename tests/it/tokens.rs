@@ -29,7 +29,13 @@ struct SoftHsm {
 
 impl SoftHsm {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        // Under ARM emulation the 32-bit SoftHSM cannot list a token directory on ext4 (its
+        // 64-bit directory offsets do not fit), so the tokens live on tmpfs there.
+        let dir = if cfg!(target_pointer_width = "32") {
+            tempfile::tempdir_in("/dev/shm").unwrap()
+        } else {
+            tempfile::tempdir().unwrap()
+        };
         std::fs::create_dir(dir.path().join("tokens")).unwrap();
         std::fs::write(
             dir.path().join("softhsm2.conf"),
@@ -412,7 +418,28 @@ impl Tpm {
             .args(["--login", "--pin", "1234", "--write-object"])
             .arg(&der)
             .args(["--type", "pubkey", "--label", "rsa-pub", "--id", "21"]));
+        if cfg!(target_pointer_width = "32") {
+            tpm.narrow_store_for_32_bit();
+        }
         tpm
+    }
+
+    /// tpm2-pkcs11 keeps CK_ULONG attributes as text. The 64-bit provisioning tools write
+    /// CK_UNAVAILABLE_INFORMATION (~0) as 2^64-1, which a 32-bit build of the library (the ARM
+    /// binary under test) refuses to parse; a store provisioned on a 32-bit device holds
+    /// 2^32-1 there. This rewrites the store as the device would have written it.
+    fn narrow_store_for_32_bit(&self) {
+        let script = r#"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for (table,) in db.execute("select name from sqlite_master where type = 'table'").fetchall():
+    for column in [c[1] for c in db.execute(f"pragma table_info({table})")]:
+        db.execute(f"update {table} set {column} = replace({column}, '18446744073709551615', '4294967295') where typeof({column}) = 'text'")
+db.commit()
+"#;
+        ok(Command::new("python3")
+            .args(["-c", script])
+            .arg(self.dir.path().join("store/tpm2_pkcs11.sqlite3")));
     }
 
     /// tpm2_ptool needs a resource manager: a private D-Bus with tpm2-abrmd for the import,

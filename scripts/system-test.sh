@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# Full-system test on emulated ARM (issue #5): qemu-system-arm -M virt boots Debian's armmp
+# kernel with a Debian bookworm armhf userland running systemd and our units from systemd/,
+# from a virtio disk laid out like a Mender A/B device:
+#
+#   4 MiB, 8 MiB   the two copies of the U-Boot environment (redundant, /etc/fw_env.config)
+#   /dev/vda1      rootfs A          /dev/vda2   rootfs B
+#   /dev/vda3      data, mounted at /var/lib/mender (shared by both slots: the install record)
+#
+# The bootloader is played by this script, from the same environment variables U-Boot would
+# use (see README, "Full-system test"): before each boot it runs Mender's boot logic on the
+# disk image's environment (count a boot of an update on trial; after bootlimit, switch back to
+# the other slot and clear upgrade_available), then boots the kernel with root=/dev/vda<part>.
+# A busybox initramfs loads the virtio and ext4 modules and switches to that root.
+#
+# Scenario 1, an update that works: slot A installs release-2 through the daemon's socket; the
+# daemon reboots; the bootloader starts slot B; the daemon verifies the boot and commits.
+# Scenario 2, an update that fails its boot check: slot B installs release-3 (whose
+# ArtifactCommit_Enter script, its health check, fails); the bootloader starts slot A; the
+# daemon's commit fails, it rolls back and reboots; the bootloader starts slot B again, and
+# release-2 is still the installed artifact with nothing pending.
+#
+#   scripts/system-test.sh ARMV7_BINARY     (needs root; installs its packages with scripts/install-deps.sh arm)
+# Set SYSTEST_KEEP=1 to keep the work directory (consoles in boot-*.log). For development only,
+# SYSTEST_BASE=DIR reuses a debootstrap tree made by an earlier run (`$W/rootfs.base` of a kept
+# one) instead of making one; CI always makes its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$(realpath "${1:?usage: scripts/system-test.sh ARMV7_BINARY}")
+scripts/install-deps.sh arm >/dev/null
+source scripts/lib/armhf.sh
+W=$(mktemp -d /tmp/systest.XXXXXX)
+cleanup() {
+    binfmt_arm_unregister
+    if [[ ${SYSTEST_KEEP:-} == 1 ]]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+started=$SECONDS
+step() { printf '== [%4ds] %s\n' $((SECONDS - started)) "$*"; }
+fail() {
+    echo "SYSTEM TEST FAILED: $*" >&2
+    exit 1
+}
+
+ROOTFS_MB=200
+DATA_MB=160
+PART_START_MB=16
+ENV_A=0x400000
+ENV_B=0x800000
+ENV_SIZE=0x4000
+
+# --- Kernel and busybox (armhf), from a private apt instance --------------------------------
+step "armhf kernel and busybox"
+armhf_apt "$W/apt"
+mkdir -p "$W/debs"
+KPKG=$(apt-cache "${APT_ARM[@]}" depends linux-image-armmp | awk '/Depends: linux-image/{print $2; exit}')
+(cd "$W/debs" && apt-get "${APT_ARM[@]}" -q download "$KPKG" busybox-static >/dev/null 2>&1)
+dpkg-deb -x "$W"/debs/linux-image-*.deb "$W/kernel"
+dpkg-deb -x "$W"/debs/busybox-static_*.deb "$W/busybox"
+KVER=$(ls "$W/kernel/lib/modules")
+KERNEL=$W/kernel/boot/vmlinuz-$KVER
+depmod -b "$W/kernel" "$KVER"
+
+# --- Initramfs: load virtio-mmio, virtio-blk and ext4, mount root=, switch to its systemd -----
+step "initramfs"
+I=$W/initramfs
+mkdir -p "$I"/{bin,dev,proc,sys,newroot,modules}
+cp "$W/busybox/bin/busybox" "$I/bin/"
+for applet in sh mount umount insmod sleep cat switch_root; do ln -s busybox "$I/bin/$applet"; done
+# The modules in dependency order (modules.dep), then crc32c, which ext4 and jbd2 request for
+# metadata checksums.
+mods=()
+add_module() {
+    local m=$1 dep
+    for dep in $(awk -F': ' -v m="$m" '$1 == m { print $2 }' "$W/kernel/lib/modules/$KVER/modules.dep"); do
+        add_module "$dep"
+    done
+    [[ " ${mods[*]} " == *" $m "* ]] || mods+=("$m")
+}
+for m in kernel/crypto/crc32c_generic.ko kernel/drivers/virtio/virtio_mmio.ko \
+    kernel/drivers/block/virtio_blk.ko kernel/fs/ext4/ext4.ko; do
+    add_module "$m"
+done
+for m in "${mods[@]}"; do
+    cp "$W/kernel/lib/modules/$KVER/$m" "$I/modules/"
+    basename "$m" >>"$I/modules/order"
+done
+cat >"$I/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules/order); do insmod "/modules/$m"; done
+root=
+for arg in $(cat /proc/cmdline); do
+    case $arg in root=*) root=${arg#root=} ;; esac
+done
+n=0
+while [ ! -b "$root" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+mount -t ext4 -o rw "$root" /newroot || { echo "INITRAMFS: cannot mount $root"; exec sh; }
+umount /proc /sys
+mount --move /dev /newroot/dev
+exec switch_root /newroot /sbin/init
+EOF
+chmod +x "$I/init"
+(cd "$I" && find . | cpio -o -H newc --quiet | gzip -1 >"$W/initramfs.gz")
+
+# --- Debian armhf userland with systemd ---------------------------------------------------------
+step "debootstrap (armhf, systemd)"
+binfmt_arm_register
+R=$W/rootfs
+if [[ -n ${SYSTEST_BASE:-} ]]; then
+    cp -a "$SYSTEST_BASE" "$R"
+else
+    mirror=$(grep -m1 -h -oP '^URIs: \K\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    debootstrap --arch=armhf --foreign --variant=minbase \
+        --include=systemd,systemd-sysv,udev,libubootenv-tool \
+        bookworm "$R" "${mirror:-http://deb.debian.org/debian}" >"$W/debootstrap.log" 2>&1 ||
+        { tail -20 "$W/debootstrap.log"; fail "debootstrap (first stage)"; }
+    chroot "$R" /debootstrap/debootstrap --second-stage >>"$W/debootstrap.log" 2>&1 ||
+        { tail -20 "$W/debootstrap.log"; fail "debootstrap (second stage)"; }
+    rm -rf "$R"/var/cache/apt/archives/*.deb "$R"/var/lib/apt/lists/* \
+        "$R"/usr/share/{doc,man,info,locale}/*
+    if [[ ${SYSTEST_KEEP:-} == 1 ]]; then cp -a "$R" "$W/rootfs.base"; fi
+fi
+
+step "our binary, units and configuration"
+install -m 0755 "$BIN" "$R/usr/bin/artifact-gate"
+install -m 0644 systemd/artifact-gate.service systemd/artifact-gate.socket "$R/etc/systemd/system/"
+mkdir -p "$R/etc/artifact-gate" "$R/etc/mender" "$R/var/lib/mender"
+cat >"$R/etc/artifact-gate/artifact-gate.toml" <<'EOF'
+[update]
+reboot_after_install = true
+EOF
+# mender-artifact takes an RSA key in PKCS#1 form.
+openssl genrsa -traditional -out "$W/signing.key" 3072 2>/dev/null
+openssl pkey -in "$W/signing.key" -pubout -out "$R/etc/mender/artifact-verify-key.pem"
+cat >"$R/etc/mender/mender.conf" <<'EOF'
+{
+  "ArtifactVerifyKey": "/etc/mender/artifact-verify-key.pem",
+  "RootfsPartA": "/dev/vda1",
+  "RootfsPartB": "/dev/vda2"
+}
+EOF
+printf '/dev/vda %s %s\n/dev/vda %s %s\n' $ENV_A $ENV_SIZE $ENV_B $ENV_SIZE >"$R/etc/fw_env.config"
+printf '/dev/vda3 /var/lib/mender ext4 defaults 0 0\n' >"$R/etc/fstab"
+echo artifact-gate-test >"$R/etc/hostname"
+# The journal goes to the serial console too, so the harness sees the daemon's log lines.
+mkdir -p "$R/etc/systemd/journald.conf.d"
+printf '[Journal]\nForwardToConsole=yes\nMaxLevelConsole=info\nTTYPath=/dev/ttyAMA0\n' \
+    >"$R/etc/systemd/journald.conf.d/console.conf"
+ln -sf /dev/null "$R/etc/systemd/system/serial-getty@ttyAMA0.service"
+ln -sf /dev/null "$R/etc/systemd/system/getty@tty1.service"
+
+# The test driver inside the guest: what to do in this boot comes from the kernel command line
+# (agtest.step=…); everything it reports is an "AGTEST" line on the console.
+cat >"$R/usr/local/bin/agtest" <<'EOF'
+#!/bin/sh
+say() { echo "AGTEST $*" >/dev/ttyAMA0; }
+step=
+for arg in $(cat /proc/cmdline); do
+    case $arg in agtest.step=*) step=${arg#agtest.step=} ;; esac
+done
+say "boot root=$(findmnt -no SOURCE /) image=$(cat /etc/agtest-image) step=$step"
+say "service $(systemctl is-active artifact-gate.service) $(systemctl show -P StatusText artifact-gate.service)"
+say "env $(fw_printenv mender_boot_part upgrade_available bootcount | tr '\n' ' ')"
+say "status $(artifact-gate status --json | tr -d '\n')"
+case $step in
+    install:*)
+        file=/var/lib/mender/incoming/${step#install:}
+        # Through the daemon's socket (the CLI is its client while the socket exists).
+        artifact-gate install "$file" >/tmp/install.out 2>&1
+        say "install exit=$? $(tail -n 3 /tmp/install.out | tr '\n' ' ')"
+        ;;
+    wait) ;; # the daemon acts on its own in this boot
+    check) say "done"; systemctl poweroff --no-block ;;
+esac
+EOF
+chmod 0755 "$R/usr/local/bin/agtest"
+cat >"$R/etc/systemd/system/agtest.service" <<'EOF'
+[Unit]
+Description=artifact-gate full-system test driver
+After=artifact-gate.service
+Wants=artifact-gate.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/agtest
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+EOF
+systemctl --root="$R" enable artifact-gate.socket artifact-gate.service agtest.service >/dev/null 2>&1
+binfmt_arm_unregister
+
+# --- Three slot images, two signed artifacts, the disk --------------------------------------
+step "slot images and artifacts"
+make_image() { # NAME OUTPUT
+    echo "$1" >"$R/etc/agtest-image"
+    printf 'artifact_name=%s\n' "$1" >"$R/etc/mender/artifact_info"
+    mkfs.ext4 -q -F -L "$1" -d "$R" "$2" "${ROOTFS_MB}M" >/dev/null
+}
+make_image release-1 "$W/release-1.ext4"
+make_image release-2 "$W/release-2.ext4"
+make_image release-3 "$W/release-3.ext4"
+mkdir -p "$W/data/incoming"
+echo "device_type=beaglebone" >"$W/data/device_type"
+printf '#!/bin/sh\necho "health check: the service this release needs is missing" >&2\nexit 1\n' \
+    >"$W/ArtifactCommit_Enter_50_health"
+write_artifact() { # NAME [mender-artifact options…]
+    local name=$1
+    shift
+    mender-artifact write rootfs-image -n "$name" -t beaglebone -f "$W/$name.ext4" "$@" \
+        -k "$W/signing.key" -o "$W/data/incoming/$name.mender" >"$W/mender-artifact.log" 2>&1 ||
+        { tail -5 "$W/mender-artifact.log"; fail "mender-artifact write $name"; }
+}
+write_artifact release-2
+write_artifact release-3 -s "$W/ArtifactCommit_Enter_50_health"
+mkfs.ext4 -q -F -L data -d "$W/data" "$W/data.ext4" "${DATA_MB}M" >/dev/null
+
+DISK=$W/disk.img
+truncate -s $((PART_START_MB + 2 * ROOTFS_MB + DATA_MB + 1))M "$DISK"
+mib=$((1024 * 1024 / 512))
+sfdisk -q "$DISK" <<EOF
+label: dos
+start=$((PART_START_MB * mib)), size=$((ROOTFS_MB * mib)), type=83
+start=$(((PART_START_MB + ROOTFS_MB) * mib)), size=$((ROOTFS_MB * mib)), type=83
+start=$(((PART_START_MB + 2 * ROOTFS_MB) * mib)), size=$((DATA_MB * mib)), type=83
+EOF
+dd if="$W/release-1.ext4" of="$DISK" bs=1M seek=$PART_START_MB conv=notrunc,sparse status=none
+dd if="$W/data.ext4" of="$DISK" bs=1M seek=$((PART_START_MB + 2 * ROOTFS_MB)) conv=notrunc,sparse status=none
+rm -f "$W"/release-*.ext4 "$W/data.ext4"
+
+# The bootloader's view of the same environment the guest's fw_setenv writes.
+FWCONF=$W/fw_env.config
+printf '%s %s %s\n%s %s %s\n' "$DISK" $ENV_A $ENV_SIZE "$DISK" $ENV_B $ENV_SIZE >"$FWCONF"
+printf 'mender_boot_part=1\nmender_boot_part_hex=1\nupgrade_available=0\nbootcount=0\nbootlimit=1\n' \
+    >"$W/env.init"
+# A blank area: the defaults (-f) make the first copy, the script (-s) sets the same values.
+fw_setenv -c "$FWCONF" -f "$W/env.init" -s "$W/env.init" >/dev/null
+var() { fw_printenv -c "$FWCONF" -n "$1" 2>/dev/null; }
+
+# --- The bootloader and the boots -----------------------------------------------------------
+BOOTS=0
+# Mender's U-Boot logic, run on the disk's environment before each boot.
+bootloader() {
+    if [[ $(var upgrade_available) == 1 ]]; then
+        local count=$(($(var bootcount) + 1))
+        fw_setenv -c "$FWCONF" bootcount "$count"
+        if ((count > $(var bootlimit))); then
+            # altbootcmd: the update had its chance; back to the other slot.
+            local back=$((3 - $(var mender_boot_part)))
+            printf 'mender_boot_part=%s\nmender_boot_part_hex=%s\nupgrade_available=0\n' \
+                "$back" "$back" >"$W/env.alt"
+            fw_setenv -c "$FWCONF" -s "$W/env.alt"
+        fi
+    fi
+    var mender_boot_part
+}
+
+# boot STEP EXPECTED_PART: one boot until the guest powers off or reboots; its console is
+# boot-N.log.
+boot() {
+    local step=$1 expect=$2 part log
+    BOOTS=$((BOOTS + 1))
+    part=$(bootloader)
+    log=$W/boot-$BOOTS.log
+    step "boot $BOOTS: slot $part, agtest.step=$step"
+    [[ $part == "$expect" ]] || fail "boot $BOOTS: the bootloader chose slot $part, expected $expect"
+    timeout 600 qemu-system-arm -M virt -cpu cortex-a15 -smp 2 -m 1024 -nographic -no-reboot \
+        -nic none -monitor none -serial stdio \
+        -drive "if=none,id=disk,format=raw,file=$DISK" -device virtio-blk-device,drive=disk \
+        -kernel "$KERNEL" -initrd "$W/initramfs.gz" \
+        -append "console=ttyAMA0 root=/dev/vda$part rootwait panic=-1 quiet agtest.step=$step" \
+        </dev/null >"$log" 2>&1 || fail "boot $BOOTS: qemu failed or timed out ($log)"
+    grep -a '^AGTEST' "$log" | sed 's/^/   /'
+}
+
+# expect BOOT PATTERN WHAT
+expect() {
+    grep -aqE "$2" "$W/boot-$1.log" || {
+        tail -n 60 "$W/boot-$1.log" >&2
+        fail "boot $1: $3 (no line matching '$2')"
+    }
+    echo "   ok: $3"
+}
+
+expect_env() { # NAME VALUE
+    [[ $(var "$1") == "$2" ]] || fail "after boot $BOOTS: $1=$(var "$1"), expected $2"
+}
+
+# Scenario 1: release-2 installs, boots and commits.
+boot install:release-2.mender 1
+expect 1 '^AGTEST boot root=/dev/vda1 image=release-1' "slot A runs release-1"
+expect 1 '^AGTEST service active' "the service reached READY (Type=notify)"
+expect 1 '^AGTEST install exit=0' "release-2 installed through the socket"
+expect 1 'rebooting into the update' "the daemon rebooted the device"
+expect_env mender_boot_part 2
+expect_env upgrade_available 1
+
+boot install:release-3.mender 2
+expect 2 '^AGTEST boot root=/dev/vda2 image=release-2' "slot B runs release-2"
+expect 2 'boot check: .*"artifact_name":"release-2".*"result":"committed"' "the boot check committed release-2"
+expect 2 '^AGTEST env mender_boot_part=2 upgrade_available=0' "committed in the boot environment"
+expect 2 '^AGTEST status .*"artifact_name": ?"release-2"' "release-2 is the installed artifact"
+
+# Scenario 2: release-3 boots, fails its health check, and the device goes back.
+expect 2 '^AGTEST install exit=0' "release-3 installed through the socket"
+expect_env mender_boot_part 1
+expect_env upgrade_available 1
+
+boot wait 1
+expect 3 '^AGTEST boot root=/dev/vda1 image=release-3' "slot A runs release-3"
+expect 3 'health check: the service this release needs is missing' "its health check ran and failed"
+expect 3 'boot check: .*"artifact_name":"release-3".*"result":"commit failed, rolled back"' "the daemon rolled back"
+expect 3 'rebooting back into the previous system' "and rebooted"
+expect_env mender_boot_part 2
+expect_env upgrade_available 0
+
+boot check 2
+expect 4 '^AGTEST boot root=/dev/vda2 image=release-2' "slot B runs release-2 again"
+expect 4 'boot check: .*"result":"nothing pending"' "nothing is pending"
+expect 4 '^AGTEST status .*"artifact_name": ?"release-2"' "release-2 is still the installed artifact"
+expect 4 '^AGTEST done' "the guest finished"
+step "full-system test passed: $BOOTS boots, both scenarios"
