@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtifact};
-use crate::config::MenderPaths;
+use crate::config::{ConfigError, MenderPaths};
+use crate::daemon::config::DaemonConfig;
 use crate::error::Error;
 use crate::install::module::RebootNeed;
 use crate::install::standalone::{self, Finished, InstallOutcome};
@@ -63,8 +64,8 @@ enum Command {
     /// /etc/artifact-gate/artifact-gate.toml; keys and partitions from mender.conf. Under
     /// systemd: Type=notify, watchdog, socket activation and journal logging. See docs/api.md.
     Daemon {
-        /// The daemon's TOML settings (default /etc/artifact-gate/artifact-gate.toml; a file
-        /// named here must exist).
+        /// The daemon's TOML settings (default $ARTIFACT_GATE_CONFIG, else
+        /// /etc/artifact-gate/artifact-gate.toml; a file named here must exist).
         #[arg(long, value_name = "FILE")]
         config_file: Option<PathBuf>,
     },
@@ -74,6 +75,8 @@ enum Command {
 struct InstallArgs {
     #[command(flatten)]
     keys: KeyArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Exit 4 when the update needs a reboot to take effect.
     #[arg(long)]
     reboot_exit_code: bool,
@@ -82,7 +85,7 @@ struct InstallArgs {
     #[arg(long)]
     allow_unsigned: bool,
     /// Install in this process even when the daemon's socket exists. Without this flag, and
-    /// without -k, --config or --allow-unsigned, the artifact is handed to the running daemon
+    /// without -k, --config, --limit or --allow-unsigned, the artifact is handed to the running daemon
     /// ($ARTIFACT_GATE_SOCKET, else api.socket from /etc/artifact-gate/artifact-gate.toml).
     #[arg(long)]
     no_daemon: bool,
@@ -123,9 +126,40 @@ impl KeyArgs {
 }
 
 #[derive(Debug, Args)]
+struct LimitArgs {
+    /// Override a resource limit for this run, as KEY=VALUE (repeatable). KEY is one of
+    /// max_artifact_bytes, max_header_bytes, max_payload_files, max_tar_padding_bytes,
+    /// max_xz_memory_bytes; VALUE a whole number, optionally with KiB, MiB or GiB. Otherwise the
+    /// [limits] of the daemon's settings file apply ($ARTIFACT_GATE_CONFIG, else
+    /// /etc/artifact-gate/artifact-gate.toml), else the built-in defaults.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+impl LimitArgs {
+    /// The limits for this run: defaults, then the settings file's `[limits]`, then `--limit`.
+    fn resolve(&self) -> Result<Limits, ConfigError> {
+        let settings =
+            DaemonConfig::load(None).map_err(|e| ConfigError::Settings(e.to_string()))?;
+        let mut config = settings.limits;
+        for arg in &self.overrides {
+            config.set(arg).map_err(|detail| ConfigError::Limit {
+                arg: arg.clone(),
+                detail,
+            })?;
+        }
+        let mut limits = Limits::default();
+        config.apply(&mut limits);
+        Ok(limits)
+    }
+}
+
+#[derive(Debug, Args)]
 struct ValidateArgs {
     #[command(flatten)]
     keys: KeyArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Also require the artifact to be compatible with this device type.
     #[arg(long, value_name = "TYPE")]
     device_type: Option<String>,
@@ -143,6 +177,8 @@ struct ValidateArgs {
 struct ReadArgs {
     #[command(flatten)]
     keys: KeyArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -222,7 +258,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     device_type: args.device_type,
                     provides: None,
                 },
-                limits: Limits::default(),
+                limits: args.limits.resolve()?,
             };
             let verified = verify_input(
                 &paths,
@@ -241,7 +277,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let options = ReadOptions {
                 signature,
                 device: DeviceFacts::default(),
-                limits: Limits::default(),
+                limits: args.limits.resolve()?,
             };
             let verified = verify_input(
                 &paths,
@@ -263,6 +299,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let local_only = args.no_daemon
                 || !args.keys.keys.is_empty()
                 || args.keys.config.is_some()
+                || !args.limits.overrides.is_empty()
                 || args.allow_unsigned;
             if !local_only && let Some(socket) = crate::client::daemon_socket() {
                 tracing::info!(socket = %socket.display(), "installing through the daemon");
@@ -285,7 +322,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }
                 return Ok(0);
             }
-            let ctx = setup::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
+            let mut ctx = setup::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
+            ctx.limits = args.limits.resolve()?;
             let input = setup::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
             let size = std::fs::metadata(&args.artifact)
                 .ok()

@@ -158,6 +158,18 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
+    /// The settings file (`artifact-gate.toml`, whose `[limits]` the command line applies too)
+    /// cannot be used.
+    #[error("{0}")]
+    Settings(String),
+    /// A `--limit` argument is not `KEY=VALUE` with a known key and a number.
+    #[error("--limit {arg}: {detail}")]
+    Limit {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 /// Merged mender.conf values: lower-cased key → (file it came from, value).

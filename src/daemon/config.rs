@@ -10,6 +10,14 @@ use thiserror::Error;
 
 /// Where the file is looked for without `--config-file`.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/artifact-gate/artifact-gate.toml";
+/// The settings file used when none is named: `$ARTIFACT_GATE_CONFIG`, else
+/// [`DEFAULT_CONFIG_FILE`].
+pub fn default_config_file() -> PathBuf {
+    std::env::var_os("ARTIFACT_GATE_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE), PathBuf::from)
+}
+
 /// Where the API socket is created without `[api] socket`.
 pub const DEFAULT_SOCKET: &str = "/run/artifact-gate/api.sock";
 
@@ -106,6 +114,70 @@ pub struct LimitsConfig {
     pub upload_stall_seconds: u64,
 }
 
+impl LimitsConfig {
+    /// The keys that bound what the verifier reads, as `[limits]` and `--limit` name them.
+    pub const VERIFIER_KEYS: [&'static str; 5] = [
+        "max_artifact_bytes",
+        "max_header_bytes",
+        "max_payload_files",
+        "max_tar_padding_bytes",
+        "max_xz_memory_bytes",
+    ];
+
+    /// Sets the verifier's caps from these settings.
+    pub fn apply(&self, limits: &mut crate::limits::Limits) {
+        limits.max_artifact = self.max_artifact_bytes;
+        limits.max_header = self.max_header_bytes;
+        limits.max_payload_files = self.max_payload_files;
+        limits.max_tar_padding = self.max_tar_padding_bytes;
+        limits.max_xz_memory = self.max_xz_memory_bytes;
+    }
+
+    /// Sets one verifier limit from `KEY=VALUE` (a `--limit` argument). The value is a whole
+    /// number, optionally with a `KiB`, `MiB` or `GiB` suffix.
+    pub fn set(&mut self, arg: &str) -> Result<(), String> {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err("expected KEY=VALUE".to_owned());
+        };
+        let value = parse_amount(value.trim())?;
+        let count = |v: u64| usize::try_from(v).map_err(|_| "too large".to_owned());
+        match key.trim() {
+            "max_artifact_bytes" => self.max_artifact_bytes = value,
+            "max_header_bytes" => self.max_header_bytes = value,
+            "max_payload_files" => self.max_payload_files = count(value)?,
+            "max_tar_padding_bytes" => self.max_tar_padding_bytes = value,
+            "max_xz_memory_bytes" => self.max_xz_memory_bytes = value,
+            other => {
+                return Err(format!(
+                    "unknown limit '{other}' (known: {})",
+                    Self::VERIFIER_KEYS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `123`, `64KiB`, `16MiB`, `2GiB`.
+fn parse_amount(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let scale: u64 = match unit.trim() {
+        "" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => return Err(format!("unknown unit '{other}' (use KiB, MiB or GiB)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("'{text}' is not a whole number of bytes or files"))
+}
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
@@ -158,7 +230,7 @@ impl DaemonConfig {
     pub fn load(path: Option<&Path>) -> Result<Self, DaemonConfigError> {
         let (path, explicit) = match path {
             Some(p) => (p.to_owned(), true),
-            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+            None => (default_config_file(), false),
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,

@@ -197,12 +197,7 @@ impl Daemon {
         if let Some(dir) = &self.config.boot.grubenv_dir {
             ctx.bootenv = BootEnv::Grub(GrubEnv::with_system_lock(dir.clone()));
         }
-        let limits = &self.config.limits;
-        ctx.limits.max_artifact = limits.max_artifact_bytes;
-        ctx.limits.max_header = limits.max_header_bytes;
-        ctx.limits.max_payload_files = limits.max_payload_files;
-        ctx.limits.max_tar_padding = limits.max_tar_padding_bytes;
-        ctx.limits.max_xz_memory = limits.max_xz_memory_bytes;
+        self.config.limits.apply(&mut ctx.limits);
         Ok(ctx)
     }
 

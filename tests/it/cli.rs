@@ -275,3 +275,85 @@ fn read_reports_without_a_key_but_says_so() {
     s.run(&["read", "-k", &key("rsa2.pub"), &art("mod-rsa.mender")])
         .fails(1, "no configured key verifies");
 }
+
+#[test]
+fn limits_come_from_the_settings_file_and_limit_overrides_them() {
+    let s = Scratch::new();
+    let artifact = art("mod-rsa.mender");
+    let size = std::fs::metadata(&artifact).unwrap().len();
+    // The daemon's settings file caps the artifact below its size: the command line obeys.
+    s.write(
+        "etc/artifact-gate.toml",
+        format!("[limits]\nmax_artifact_bytes = {}\n", size / 2).as_bytes(),
+    );
+    s.run(&["validate", "-k", &key("rsa.pub"), &artifact])
+        .fails(
+            1,
+            &format!("artifact is larger than the limit of {} bytes", size / 2),
+        );
+    // --limit overrides the file for this run, with a unit.
+    s.run(&[
+        "validate",
+        "--limit",
+        "max_artifact_bytes=1GiB",
+        "-k",
+        &key("rsa.pub"),
+        &artifact,
+    ])
+    .valid();
+    s.run(&[
+        "read",
+        "--limit",
+        "max_artifact_bytes=1024",
+        "-k",
+        &key("rsa.pub"),
+        &artifact,
+    ])
+    .fails(1, "artifact is larger than the limit of 1024 bytes");
+}
+
+#[test]
+fn bad_limits_are_configuration_errors() {
+    let s = Scratch::new();
+    let artifact = art("mod-rsa.mender");
+    let rsa = key("rsa.pub");
+    s.run(&["validate", "--limit", "max_bogus=1", "-k", &rsa, &artifact])
+        .fails(
+            2,
+            "--limit max_bogus=1: unknown limit 'max_bogus' (known: max_artifact_bytes,",
+        );
+    s.run(&[
+        "validate",
+        "--limit",
+        "max_header_bytes",
+        "-k",
+        &rsa,
+        &artifact,
+    ])
+    .fails(2, "--limit max_header_bytes: expected KEY=VALUE");
+    s.run(&[
+        "validate",
+        "--limit",
+        "max_header_bytes=8TB",
+        "-k",
+        &rsa,
+        &artifact,
+    ])
+    .fails(2, "unknown unit 'TB' (use KiB, MiB or GiB)");
+    s.run(&[
+        "validate",
+        "--limit",
+        "max_artifact_bytes=99999999999999GiB",
+        "-k",
+        &rsa,
+        &artifact,
+    ])
+    .fails(2, "is not a whole number of bytes or files");
+    // A broken settings file is not skipped: the limits it meant to set would be lost.
+    s.write(
+        "etc/artifact-gate.toml",
+        b"[limits]\nmax_artifact_byte = 5\n",
+    );
+    s.run(&["validate", "-k", &rsa, &artifact])
+        .fails(2, "max_artifact_byte");
+}

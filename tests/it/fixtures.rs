@@ -132,6 +132,12 @@ pub fn gate_with_stdin(args: &[&str], env_root: &Path, stdin: Option<&[u8]>) -> 
         .env("MENDER_CONF_DIR", env_root.join("etc"))
         .env("MENDER_DATASTORE_DIR", env_root.join("var"))
         .env("MENDER_DATA_DIR", env_root.join("share"))
+        // The settings file (its [limits] apply to the command line too): the scratch root's,
+        // which is absent unless a test writes it.
+        .env(
+            "ARTIFACT_GATE_CONFIG",
+            env_root.join("etc/artifact-gate.toml"),
+        )
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -149,7 +155,11 @@ pub fn gate_env(args: &[&str], env_root: &Path, env: &[(&str, &std::ffi::OsStr)]
     cmd.args(args)
         .env("MENDER_CONF_DIR", env_root.join("etc"))
         .env("MENDER_DATASTORE_DIR", env_root.join("var"))
-        .env("MENDER_DATA_DIR", env_root.join("share"));
+        .env("MENDER_DATA_DIR", env_root.join("share"))
+        .env(
+            "ARTIFACT_GATE_CONFIG",
+            env_root.join("etc/artifact-gate.toml"),
+        );
     for (k, v) in env {
         cmd.env(k, v);
     }
