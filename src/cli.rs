@@ -129,7 +129,8 @@ impl KeyArgs {
 struct LimitArgs {
     /// Override a resource limit for this run, as KEY=VALUE (repeatable). KEY is one of
     /// max_artifact_bytes, max_header_bytes, max_payload_files, max_tar_padding_bytes,
-    /// max_xz_memory_bytes; VALUE a whole number, optionally with KiB, MiB or GiB. Otherwise the
+    /// max_xz_memory_bytes, max_inflate_ratio; VALUE a whole number, optionally with KiB, MiB
+    /// or GiB. Otherwise the
     /// [limits] of the daemon's settings file apply ($ARTIFACT_GATE_CONFIG, else
     /// /etc/artifact-gate/artifact-gate.toml), else the built-in defaults.
     #[arg(long = "limit", value_name = "KEY=VALUE")]

@@ -50,6 +50,29 @@ impl fmt::Display for SourceTooLarge {
 
 impl std::error::Error for SourceTooLarge {}
 
+/// A compressed stream inflated past the ratio guard ([`crate::limits::Limits::max_inflate_ratio`]).
+#[derive(Debug)]
+pub struct InflateRatio {
+    /// The guard's ratio.
+    pub limit: u64,
+    /// Bytes produced so far.
+    pub inflated: u64,
+    /// Compressed bytes consumed so far.
+    pub compressed: u64,
+}
+
+impl fmt::Display for InflateRatio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "inflates more than {}:1 ({} bytes from {} compressed bytes)",
+            self.limit, self.inflated, self.compressed
+        )
+    }
+}
+
+impl std::error::Error for InflateRatio {}
+
 /// A tar member ended before its declared size.
 #[derive(Debug)]
 pub struct Truncated {
@@ -85,6 +108,15 @@ pub enum IoClass {
         /// Bytes found.
         found: u64,
     },
+    /// Decompression passed the ratio guard.
+    InflateRatio {
+        /// The guard's ratio.
+        limit: u64,
+        /// Bytes produced.
+        inflated: u64,
+        /// Compressed bytes consumed.
+        compressed: u64,
+    },
     /// Anything else: malformed compressed data or tar structure.
     Malformed(String),
 }
@@ -103,6 +135,13 @@ pub fn classify(err: io::Error) -> IoClass {
         .and_then(|e| e.downcast_ref::<SourceTooLarge>())
     {
         return IoClass::TooLarge(big.limit);
+    }
+    if let Some(r) = err.get_ref().and_then(|e| e.downcast_ref::<InflateRatio>()) {
+        return IoClass::InflateRatio {
+            limit: r.limit,
+            inflated: r.inflated,
+            compressed: r.compressed,
+        };
     }
     if let Some(t) = err.get_ref().and_then(|e| e.downcast_ref::<Truncated>()) {
         return IoClass::Truncated {

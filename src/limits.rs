@@ -35,7 +35,19 @@ pub struct Limits {
     /// Tar writers pad to at most a 10 KiB record; the cap stops a payload recompressed over
     /// endless zeros, which the signed manifest does not cover.
     pub max_tar_padding: u64,
+    /// Most bytes a compressed payload may inflate to per compressed byte, checked once it has
+    /// produced [`INFLATE_RATIO_FLOOR`] bytes; 0 turns the guard off. The payload tar's member
+    /// sizes are not signed, so a tampered member can claim any size; its checksum fails only
+    /// at its end. gzip cannot inflate much more than 1032:1, so the default never refuses a
+    /// gzip payload; it holds xz and zstd, which reach thousands to tens of thousands to one on
+    /// zeros, to the same amplification. A nearly empty file system image sent with xz or
+    /// zstd may need it raised.
+    pub max_inflate_ratio: u64,
 }
+
+/// Output a payload produces before [`Limits::max_inflate_ratio`] is checked: small payloads
+/// of highly compressible data are never refused.
+pub const INFLATE_RATIO_FLOOR: u64 = 64 * MIB;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -52,6 +64,7 @@ impl Default for Limits {
             max_xz_memory: 128 * MIB,
             max_artifact: 64 * GIB,
             max_tar_padding: MIB,
+            max_inflate_ratio: 1100,
         }
     }
 }

@@ -4,9 +4,14 @@
 //! §6). We sniff the content and also require the suffix to agree (spec §12.6), so one artifact
 //! cannot mean different things to different readers.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufReader, Cursor, Read};
+use std::rc::Rc;
 use std::sync::mpsc;
+
+use crate::io::InflateRatio;
+use crate::limits::{INFLATE_RATIO_FLOOR, Limits};
 
 /// A compression format an artifact member may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,11 +107,17 @@ pub fn open<'a, R: Read + 'a>(
 /// hands compressed chunks to the worker and takes decompressed chunks back, through channels
 /// of fixed depth, so memory stays bounded. Uncompressed data needs no worker and is returned
 /// as it is; when no thread can be started the call fails with that I/O error.
+///
+/// The worker also keeps the ratio guard (`limits.max_inflate_ratio`): once the output passes
+/// [`INFLATE_RATIO_FLOOR`], producing more than that many bytes per compressed byte consumed
+/// ends the stream with an [`InflateRatio`] error.
 pub fn open_pipelined<'a, R: Read + 'a>(
     mut reader: R,
     named: Compression,
-    max_xz_memory: u64,
+    limits: &Limits,
 ) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
+    let max_xz_memory = limits.max_xz_memory;
+    let max_ratio = limits.max_inflate_ratio;
     let head = match checked_magic(&mut reader, named)? {
         Ok(head) => head,
         Err(lie) => return Ok(Err(lie)),
@@ -119,9 +130,11 @@ pub fn open_pipelined<'a, R: Read + 'a>(
     let worker = std::thread::Builder::new()
         .name("inflate".to_owned())
         .spawn(move || {
+            let consumed = Rc::new(Cell::new(head.len() as u64));
             let input = Cursor::new(head).chain(ChannelReader {
                 rx: compressed_rx,
                 chunk: Cursor::new(Vec::new()),
+                consumed: consumed.clone(),
             });
             let mut decoder = match decoder(input, named, max_xz_memory) {
                 Ok(d) => d,
@@ -130,11 +143,25 @@ pub fn open_pipelined<'a, R: Read + 'a>(
                     return;
                 }
             };
+            let mut inflated: u64 = 0;
             loop {
                 let mut chunk = vec![0u8; PIPE_CHUNK];
                 match read_full(&mut decoder, &mut chunk) {
                     Ok(0) => return,
                     Ok(n) => {
+                        inflated = inflated.saturating_add(n as u64);
+                        let compressed = consumed.get().max(1);
+                        if max_ratio > 0
+                            && inflated > INFLATE_RATIO_FLOOR
+                            && inflated > compressed.saturating_mul(max_ratio)
+                        {
+                            let _ = plain_tx.send(Err(io::Error::other(InflateRatio {
+                                limit: max_ratio,
+                                inflated,
+                                compressed,
+                            })));
+                            return;
+                        }
                         chunk.truncate(n);
                         if plain_tx.send(Ok(chunk)).is_err() {
                             return;
@@ -228,9 +255,11 @@ impl<R: io::BufRead> Read for Decoder<R> {
 }
 
 /// The worker's input: compressed chunks from the calling thread; the end when it hangs up.
+/// `consumed` counts what the decoder has taken, for the ratio guard.
 struct ChannelReader {
     rx: mpsc::Receiver<Vec<u8>>,
     chunk: Cursor<Vec<u8>>,
+    consumed: Rc<Cell<u64>>,
 }
 
 impl Read for ChannelReader {
@@ -238,6 +267,8 @@ impl Read for ChannelReader {
         loop {
             let n = self.chunk.read(buf)?;
             if n > 0 || buf.is_empty() {
+                self.consumed
+                    .set(self.consumed.get().saturating_add(n as u64));
                 return Ok(n);
             }
             match self.rx.recv() {
@@ -416,7 +447,7 @@ mod tests {
         gz.write_all(&data).unwrap();
         let gz = gz.finish().unwrap();
         let mut out = Vec::new();
-        open_pipelined(&gz[..], Compression::Gzip, 1 << 27)
+        open_pipelined(&gz[..], Compression::Gzip, &Limits::default())
             .unwrap()
             .unwrap()
             .read_to_end(&mut out)
@@ -427,11 +458,70 @@ mod tests {
         let mid = corrupt.len() / 2;
         corrupt.truncate(mid);
         let mut out = Vec::new();
-        let result = open_pipelined(&corrupt[..], Compression::Gzip, 1 << 27)
+        let result = open_pipelined(&corrupt[..], Compression::Gzip, &Limits::default())
             .unwrap()
             .unwrap()
             .read_to_end(&mut out);
         assert!(result.is_err(), "a truncated stream must not end quietly");
+    }
+
+    /// Inflates `compressed` through the pipeline; returns the byte count or the error.
+    fn inflate_all(compressed: &[u8], named: Compression, limits: &Limits) -> io::Result<u64> {
+        let mut decoder = open_pipelined(compressed, named, limits).unwrap().unwrap();
+        io::copy(&mut decoder, &mut io::sink())
+    }
+
+    fn zstd_zeros(len: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        zstd::stream::copy_encode(io::repeat(0).take(len), &mut out, 3).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_ratio_guard_stops_zstd_zeros_past_the_floor() {
+        let len = INFLATE_RATIO_FLOOR * 2;
+        let err = inflate_all(&zstd_zeros(len), Compression::Zstd, &Limits::default())
+            .expect_err("128 MiB of zeros in a few KiB of zstd must trip the guard");
+        match crate::io::classify(err) {
+            crate::io::IoClass::InflateRatio {
+                limit,
+                inflated,
+                compressed,
+            } => {
+                assert_eq!(limit, 1100);
+                assert!(inflated > INFLATE_RATIO_FLOOR && inflated > compressed * 1100);
+            }
+            other => panic!("expected the ratio guard, got {other:?}"),
+        }
+        // Turned off, the same stream inflates whole.
+        let off = Limits {
+            max_inflate_ratio: 0,
+            ..Limits::default()
+        };
+        assert_eq!(
+            inflate_all(&zstd_zeros(len), Compression::Zstd, &off).unwrap(),
+            len
+        );
+    }
+
+    #[test]
+    fn the_ratio_guard_never_refuses_gzip_or_small_outputs() {
+        // gzip's best case (zeros) stays under 1100:1, past the floor.
+        let len = INFLATE_RATIO_FLOOR + (16 << 20);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        io::copy(&mut io::repeat(0).take(len), &mut gz).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(
+            inflate_all(&gz, Compression::Gzip, &Limits::default()).unwrap(),
+            len
+        );
+        // Below the floor any ratio passes.
+        let small = INFLATE_RATIO_FLOOR / 2;
+        let zst = zstd_zeros(small);
+        assert_eq!(
+            inflate_all(&zst, Compression::Zstd, &Limits::default()).unwrap(),
+            small
+        );
     }
 
     #[test]

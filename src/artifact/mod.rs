@@ -193,6 +193,20 @@ pub enum Rejection {
     /// The whole artifact is over the size limit.
     #[error("artifact is larger than the limit of {0} bytes")]
     ArtifactTooLarge(u64),
+    /// A compressed member inflated past the ratio guard.
+    #[error(
+        "'{entry}' inflates more than {limit}:1 ({inflated} bytes from {compressed} compressed bytes; limit max_inflate_ratio)"
+    )]
+    InflateRatio {
+        /// The compressed member.
+        entry: String,
+        /// The guard's ratio.
+        limit: u64,
+        /// Bytes produced.
+        inflated: u64,
+        /// Compressed bytes consumed.
+        compressed: u64,
+    },
     /// A member ended before its declared size.
     #[error("'{entry}' is truncated: {found} of {expected} bytes")]
     Truncated {
@@ -577,6 +591,17 @@ pub(crate) fn io_error(entry: &str, err: io::Error) -> ReadError {
     match aio::classify(err) {
         IoClass::Source(e) => ReadError::Io(e),
         IoClass::TooLarge(limit) => Rejection::ArtifactTooLarge(limit).into(),
+        IoClass::InflateRatio {
+            limit,
+            inflated,
+            compressed,
+        } => Rejection::InflateRatio {
+            entry: entry.to_owned(),
+            limit,
+            inflated,
+            compressed,
+        }
+        .into(),
         IoClass::Truncated { expected, found } => Rejection::Truncated {
             entry: entry.to_owned(),
             expected,

@@ -28,7 +28,7 @@ pub(super) fn stream<R: Read>(
     // Held to its declared size, so a container that ends early is reported as truncated.
     let size = entry_size;
     let mut outer = ExactReader::new(entry, size);
-    let decoder = compression::open_pipelined(&mut outer, named, limits.max_xz_memory)
+    let decoder = compression::open_pipelined(&mut outer, named, limits)
         .map_err(|e| io_error(name, e))?
         .map_err(|m| Rejection::SuffixMismatch {
             entry: name.to_owned(),

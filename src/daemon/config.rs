@@ -106,6 +106,9 @@ pub struct LimitsConfig {
     pub max_tar_padding_bytes: u64,
     /// Memory the xz decoder may use, in bytes.
     pub max_xz_memory_bytes: u64,
+    /// Most bytes a compressed payload may inflate to per compressed byte, past its first
+    /// 64 MiB; 0 turns the guard off.
+    pub max_inflate_ratio: u64,
     /// Largest JSON request body, in bytes.
     pub max_request_json_bytes: usize,
     /// Connections served at once; more wait in the socket's backlog.
@@ -116,12 +119,13 @@ pub struct LimitsConfig {
 
 impl LimitsConfig {
     /// The keys that bound what the verifier reads, as `[limits]` and `--limit` name them.
-    pub const VERIFIER_KEYS: [&'static str; 5] = [
+    pub const VERIFIER_KEYS: [&'static str; 6] = [
         "max_artifact_bytes",
         "max_header_bytes",
         "max_payload_files",
         "max_tar_padding_bytes",
         "max_xz_memory_bytes",
+        "max_inflate_ratio",
     ];
 
     /// Sets the verifier's caps from these settings.
@@ -131,6 +135,7 @@ impl LimitsConfig {
         limits.max_payload_files = self.max_payload_files;
         limits.max_tar_padding = self.max_tar_padding_bytes;
         limits.max_xz_memory = self.max_xz_memory_bytes;
+        limits.max_inflate_ratio = self.max_inflate_ratio;
     }
 
     /// Sets one verifier limit from `KEY=VALUE` (a `--limit` argument). The value is a whole
@@ -147,6 +152,7 @@ impl LimitsConfig {
             "max_payload_files" => self.max_payload_files = count(value)?,
             "max_tar_padding_bytes" => self.max_tar_padding_bytes = value,
             "max_xz_memory_bytes" => self.max_xz_memory_bytes = value,
+            "max_inflate_ratio" => self.max_inflate_ratio = value,
             other => {
                 return Err(format!(
                     "unknown limit '{other}' (known: {})",
@@ -186,6 +192,7 @@ impl Default for LimitsConfig {
             max_payload_files: crate::limits::Limits::default().max_payload_files,
             max_tar_padding_bytes: crate::limits::Limits::default().max_tar_padding,
             max_xz_memory_bytes: crate::limits::Limits::default().max_xz_memory,
+            max_inflate_ratio: crate::limits::Limits::default().max_inflate_ratio,
             max_request_json_bytes: 64 * 1024,
             max_connections: 16,
             upload_stall_seconds: 60,

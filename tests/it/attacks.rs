@@ -366,6 +366,29 @@ fn payload_recompressed_over_endless_zeros_is_cut_at_the_padding_cap() {
 }
 
 #[test]
+fn a_payload_member_claiming_a_huge_size_is_stopped_by_the_inflate_ratio_guard() {
+    // The payload tar's member sizes are not signed: a tampered member can claim 512 MiB of
+    // zeros, which zstd packs into a few KiB. Its checksum would fail only after all of it
+    // was inflated (and, for an install, written); the ratio guard stops it after 64 MiB.
+    let mut art = Art::open("mod-rsa.mender");
+    let size: u64 = 512 * 1024 * 1024;
+    let mut head = ::tar::Header::new_ustar();
+    head.set_path("f1.txt").unwrap();
+    head.set_size(size);
+    head.set_mode(0o644);
+    head.set_cksum();
+    use std::io::Read;
+    let inner = head.as_bytes()[..]
+        .chain(std::io::repeat(0).take(size))
+        .chain(&[0u8; 1024][..]);
+    let mut zst = Vec::new();
+    zstd::stream::copy_encode(inner, &mut zst, 3).unwrap();
+    art.rename("data/0000.tar.gz", "data/0000.tar.zst");
+    art.set("data/0000.tar.zst", zst);
+    rejected(&art, "'data/0000/f1.txt' inflates more than 1100:1");
+}
+
+#[test]
 fn endless_zeros_after_the_artifact_are_cut_at_the_padding_cap() {
     let mut bytes = plain().bytes();
     bytes.resize(bytes.len() + 2 * 1024 * 1024, 0);
