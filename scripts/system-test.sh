@@ -128,10 +128,20 @@ step "our binary, units and configuration"
 install -m 0755 "$BIN" "$R/usr/bin/artifact-gate"
 install -m 0644 systemd/artifact-gate.service systemd/artifact-gate.socket "$R/etc/systemd/system/"
 mkdir -p "$R/etc/artifact-gate" "$R/etc/mender" "$R/var/lib/mender"
+# The daemon reboots by itself; the reboot waits (at most a minute) until the test driver has
+# reported what it saw in this boot, so a fast reboot cannot cut its report short.
 cat >"$R/etc/artifact-gate/artifact-gate.toml" <<'EOF'
 [update]
 reboot_after_install = true
+reboot_command = ["/usr/local/bin/agtest-reboot"]
 EOF
+cat >"$R/usr/local/bin/agtest-reboot" <<'EOF'
+#!/bin/sh
+n=0
+while [ ! -e /run/agtest.reported ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+exec systemctl reboot
+EOF
+chmod 0755 "$R/usr/local/bin/agtest-reboot"
 # mender-artifact takes an RSA key in PKCS#1 form.
 openssl genrsa -traditional -out "$W/signing.key" 3072 2>/dev/null
 openssl pkey -in "$W/signing.key" -pubout -out "$R/etc/mender/artifact-verify-key.pem"
@@ -175,6 +185,7 @@ case $step in
     wait) ;; # the daemon acts on its own in this boot
     check) say "done"; systemctl poweroff --no-block ;;
 esac
+touch /run/agtest.reported
 EOF
 chmod 0755 "$R/usr/local/bin/agtest"
 cat >"$R/etc/systemd/system/agtest.service" <<'EOF'
