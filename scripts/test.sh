@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what the tests use, then runs
-# formatting, lints and every test (fixtures are made by the real mender-artifact and OpenSSL).
+# formatting, lints and every test (fixtures are made by the real mender-artifact and OpenSSL),
+# then the same suite under ARM emulation and the full-system ARM boot. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
