@@ -611,9 +611,8 @@ pub fn signed_by(key: &str) -> artifact_gate::artifact::ReadOptions {
     }
 }
 
-/// A sandbox device for module installs: mender.conf naming the RSA key, a device_type, and
-/// Debian's single-file, directory and script Update Modules.
-pub fn module_device() -> Scratch {
+/// A sandbox device with only mender.conf naming the RSA key and a `beaglebone` device_type.
+pub fn keyed_device() -> Scratch {
     let s = Scratch::new();
     s.write(
         "etc/mender.conf",
@@ -624,6 +623,13 @@ pub fn module_device() -> Scratch {
         .as_bytes(),
     );
     s.write("var/device_type", b"device_type=beaglebone\n");
+    s
+}
+
+/// A sandbox device for module installs: mender.conf naming the RSA key, a device_type, and
+/// Debian's single-file, directory and script Update Modules.
+pub fn module_device() -> Scratch {
+    let s = keyed_device();
     let modules = s.root().join("share/modules/v3");
     std::fs::create_dir_all(&modules).unwrap();
     for m in ["single-file", "directory", "script"] {

@@ -25,16 +25,7 @@ exit 0
 "#;
 
 fn device() -> Scratch {
-    let s = Scratch::new();
-    s.write(
-        "etc/mender.conf",
-        format!(
-            r#"{{"ArtifactVerifyKey":"{}"}}"#,
-            fx().path("rsa.pub").display()
-        )
-        .as_bytes(),
-    );
-    s.write("var/device_type", b"device_type=beaglebone\n");
+    let s = crate::fixtures::keyed_device();
     let module = s.write("share/modules/v3/single-file", RECORDER.as_bytes());
     std::fs::set_permissions(&module, std::fs::Permissions::from_mode(0o755)).unwrap();
     s
