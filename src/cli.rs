@@ -10,6 +10,7 @@ use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtif
 use crate::config::{ConfigError, MenderPaths};
 use crate::daemon::config::DaemonConfig;
 use crate::error::Error;
+use crate::escape::escaped;
 use crate::install::module::RebootNeed;
 use crate::install::standalone::{self, Finished, InstallOutcome};
 use crate::install::state::Store;
@@ -388,13 +389,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             } else {
-                let installed = provides.artifact_name.as_deref().unwrap_or("Unknown");
+                let installed = escaped(provides.artifact_name.as_deref().unwrap_or("Unknown"));
                 let waiting = match &pending {
                     None => "none".to_owned(),
                     Some(p) => format!(
                         "{} ({}), reboot: {}, rollback: {}",
-                        p.claims.artifact_name,
-                        p.payload_type,
+                        escaped(&p.claims.artifact_name),
+                        escaped(&p.payload_type),
                         p.reboot,
                         if p.supports_rollback {
                             "supported"
@@ -463,8 +464,9 @@ fn verdict(v: &VerifiedArtifact) -> String {
         }
     };
     format!(
-        "valid: artifact '{}' ({kind}, {} file(s), {bytes} bytes); {trust}",
-        v.header.artifact_name,
+        "valid: artifact '{}' ({}, {} file(s), {bytes} bytes); {trust}",
+        escaped(&v.header.artifact_name),
+        escaped(kind),
         v.files.len()
     )
 }
@@ -509,6 +511,17 @@ fn describe(v: &VerifiedArtifact) -> Value {
     })
 }
 
+/// The artifact's own strings escaped for a terminal (see [`crate::escape`]), joined by `, `.
+fn escaped_join<T: AsRef<[u8]>>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(|v| escaped(v).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `read`'s text report. Every string from the artifact is escaped: `read` also describes
+/// unsigned artifacts, whose strings nobody vouches for.
 fn render_text(v: &VerifiedArtifact) -> String {
     let h = &v.header;
     let mut s = String::new();
@@ -517,7 +530,7 @@ fn render_text(v: &VerifiedArtifact) -> String {
         s.push('\n');
     };
     line("Mender artifact:".to_owned());
-    line(format!("  Name: {}", h.artifact_name));
+    line(format!("  Name: {}", escaped(&h.artifact_name)));
     line(format!("  Format: mender, version {}", v.format_version));
     line(format!("  Compression: {}", v.compression));
     let sig = match &v.trust {
@@ -528,50 +541,44 @@ fn render_text(v: &VerifiedArtifact) -> String {
     line(format!("  Signature: {sig}"));
     line(format!(
         "  Compatible devices: {}",
-        h.device_types.join(", ")
+        escaped_join(&h.device_types)
     ));
     line(format!(
         "  Provides group: {}",
-        h.artifact_group.as_deref().unwrap_or("")
+        escaped(h.artifact_group.as_deref().unwrap_or(""))
     ));
     line(format!(
         "  Depends on artifact(s): {}",
-        h.depends_artifact_name.join(", ")
+        escaped_join(&h.depends_artifact_name)
     ));
     line(format!(
         "  Depends on group(s): {}",
-        h.depends_artifact_group.join(", ")
+        escaped_join(&h.depends_artifact_group)
     ));
-    line(format!(
-        "  State scripts: {}",
-        h.scripts
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    let scripts: Vec<&str> = h.scripts.iter().map(|(n, _)| n.as_str()).collect();
+    line(format!("  State scripts: {}", escaped_join(&scripts)));
     line("Payload 0:".to_owned());
     let kind = match &h.payload_type {
         PayloadType::Empty => "(empty)".to_owned(),
-        PayloadType::Named(n) => n.clone(),
+        PayloadType::Named(n) => escaped(n).to_string(),
     };
     line(format!("  Type: {kind}"));
     line("  Provides:".to_owned());
     for (k, val) in &h.provides {
-        line(format!("    {k}: {val}"));
+        line(format!("    {}: {}", escaped(k), escaped(val)));
     }
     line("  Depends:".to_owned());
     for (k, val) in &h.depends {
-        line(format!("    {k}: {}", val.join(", ")));
+        line(format!("    {}: {}", escaped(k), escaped_join(val)));
     }
     if let Some(clears) = &h.clears_provides {
-        line(format!("  Clears provides: {}", clears.join(", ")));
+        line(format!("  Clears provides: {}", escaped_join(clears)));
     }
     line("  Files:".to_owned());
     for f in &v.files {
         line(format!(
             "    {}  {} bytes  sha256 {}",
-            f.name,
+            escaped(&f.name),
             f.size,
             hex::encode(f.sha256)
         ));

@@ -117,6 +117,8 @@ pub enum IoClass {
         /// Compressed bytes consumed.
         compressed: u64,
     },
+    /// A malformed PAX extended header.
+    BadPax(crate::artifact::tar_rules::BadPax),
     /// Anything else: malformed compressed data or tar structure.
     Malformed(String),
 }
@@ -142,6 +144,12 @@ pub fn classify(err: io::Error) -> IoClass {
             inflated: r.inflated,
             compressed: r.compressed,
         };
+    }
+    if let Some(pax) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<crate::artifact::tar_rules::BadPax>())
+    {
+        return IoClass::BadPax(pax.clone());
     }
     if let Some(t) = err.get_ref().and_then(|e| e.downcast_ref::<Truncated>()) {
         return IoClass::Truncated {

@@ -25,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod escape;
 pub mod install;
 pub mod io;
 pub mod limits;

@@ -62,9 +62,8 @@ pub enum ManifestError {
         line: usize,
     },
     /// A path that no artifact entry can have.
-    #[error(
-        "manifest line {line}: path '{path}' is not version, header.tar[.gz|.xz|.zst] or data/0000/<file>"
-    )]
+    #[error("manifest line {line}: path '{}' is not version, header.tar[.gz|.xz|.zst] or data/0000/<file>"
+    , crate::escape::escaped(.path))]
     UnknownPath {
         /// Line number.
         line: usize,
@@ -72,7 +71,7 @@ pub enum ManifestError {
         path: String,
     },
     /// A payload file name that breaks the naming rules.
-    #[error("manifest line {line}: payload path '{path}': {reason}")]
+    #[error("manifest line {line}: payload path '{}': {reason}", crate::escape::escaped(.path))]
     BadName {
         /// Line number.
         line: usize,
@@ -82,7 +81,7 @@ pub enum ManifestError {
         reason: NameError,
     },
     /// A path listed twice.
-    #[error("manifest line {line}: duplicate path '{path}'")]
+    #[error("manifest line {line}: duplicate path '{}'", crate::escape::escaped(.path))]
     Duplicate {
         /// Line number.
         line: usize,
@@ -90,7 +89,7 @@ pub enum ManifestError {
         path: String,
     },
     /// More than one `header.tar*` line.
-    #[error("manifest line {line}: a second header line '{path}'")]
+    #[error("manifest line {line}: a second header line '{}'", crate::escape::escaped(.path))]
     SecondHeader {
         /// Line number.
         line: usize,
@@ -159,7 +158,7 @@ impl Manifest {
                 }
                 header = Some((path.to_owned(), digest));
             } else if let Some(name) = path.strip_prefix(PAYLOAD_PREFIX) {
-                names::check_file_name(name, max_name_len).map_err(|reason| {
+                names::check_payload_name(name, max_name_len).map_err(|reason| {
                     ManifestError::BadName {
                         line,
                         path: path.to_owned(),

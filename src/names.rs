@@ -30,6 +30,12 @@ pub enum NameError {
     /// The name contains NUL, whitespace or another control character.
     #[error("name contains NUL, whitespace or a control character")]
     BadCharacter,
+    /// A payload file name with a character outside mender-artifact's set.
+    #[error(
+        "payload file names may hold only ASCII letters, digits and '.', ',', '_', '-' \
+         (mender-artifact's rule)"
+    )]
+    NotPayloadCharacter,
     /// The name does not follow the state-script grammar.
     #[error(
         "not a valid artifact state-script name (expected \
@@ -62,6 +68,21 @@ pub fn check_file_name(name: &str, max_len: usize) -> Result<(), NameError> {
         return Err(NameError::BadCharacter);
     }
     Ok(())
+}
+
+/// Checks a payload file name (`data/0000/<name>`, in the manifest and in the payload tar) by
+/// the rule mender-artifact's reader enforces, `^[\w\-.,]+$` with ASCII `\w` (spec §6): letters,
+/// digits and `.,_-` only. Non-ASCII, spaces, `*` and every other character are refused.
+pub fn check_payload_name(name: &str, max_len: usize) -> Result<(), NameError> {
+    check_file_name(name, max_len)?;
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b',' | b'_' | b'-'))
+    {
+        Ok(())
+    } else {
+        Err(NameError::NotPayloadCharacter)
+    }
 }
 
 /// States an artifact may carry scripts for (spec §5.5); `Download`, `Idle` and `Sync` scripts
@@ -125,6 +146,24 @@ mod tests {
             check_file_name("aaaa", 3),
             Err(NameError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn payload_names_follow_mender_artifacts_character_set() {
+        for ok in ["rootfs.ext4", "x,y-z_1", "A.B", "0"] {
+            assert_eq!(check_payload_name(ok, 255), Ok(()), "{ok}");
+        }
+        // mender-artifact's reader test refuses `test_update*`.
+        for bad in ["test_update*", "é.txt", "a+b", "a:b", "a~", "a\u{202e}b"] {
+            assert_eq!(
+                check_payload_name(bad, 255),
+                Err(NameError::NotPayloadCharacter),
+                "{bad}"
+            );
+        }
+        // The path rules still come first, with their own reasons.
+        assert_eq!(check_payload_name("..", 255), Err(NameError::Traversal));
+        assert_eq!(check_payload_name("a/b", 255), Err(NameError::Separator));
     }
 
     #[test]

@@ -16,7 +16,11 @@ pub enum PolicyError {
     #[error(transparent)]
     Depends(#[from] DependsError),
     /// The device type is not among the artifact's compatible types.
-    #[error("artifact is for device types {supported:?}, not for '{device}'")]
+    #[error(
+        "artifact is for device types {}, not for {}",
+        crate::escape::quoted_list(.supported),
+        crate::escape::quoted(.device)
+    )]
     IncompatibleDevice {
         /// This device's type.
         device: String,
@@ -27,7 +31,12 @@ pub enum PolicyError {
 
 /// An `artifact_depends` the device does not satisfy.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("artifact depends on {key} being one of {wanted:?}; the device has {}", found.as_deref().map_or("none".to_owned(), |f| format!("{f:?}")))]
+#[error(
+    "artifact depends on {} being one of {}; the device has {}",
+    crate::escape::quoted(.key),
+    crate::escape::quoted_list(.wanted),
+    found.as_deref().map_or("none".to_owned(), |f| crate::escape::quoted(f).to_string())
+)]
 pub struct DependsError {
     /// The provides key.
     pub key: String,

@@ -135,9 +135,73 @@ fn download(
         .into();
     let response = agent.get(url).call().map_err(|e| SourceError::Download {
         url: url.to_owned(),
-        problem: e.to_string(),
+        problem: download_words(&e, server_certificate),
     })?;
     Ok(response.into_body().into_reader())
+}
+
+/// A download failure in words: TLS failures are named by what the operator can check (the
+/// trusted certificates, the clock, the host name), never printed as rustls' debug form.
+fn download_words(error: &ureq::Error, server_certificate: Option<&Path>) -> String {
+    match tls_cause(error) {
+        Some(tls) => tls_words(tls, server_certificate),
+        None => error.to_string(),
+    }
+}
+
+/// The rustls error behind a ureq error, if any (directly, or inside an I/O error).
+fn tls_cause(error: &ureq::Error) -> Option<&rustls::Error> {
+    match error {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }
+}
+
+fn tls_words(error: &rustls::Error, server_certificate: Option<&Path>) -> String {
+    use rustls::CertificateError as C;
+    let trusted = match server_certificate {
+        Some(path) => format!(
+            "the system's root certificates or ServerCertificate {}",
+            path.display()
+        ),
+        None => "the system's root certificates (no ServerCertificate is configured)".to_owned(),
+    };
+    let rustls::Error::InvalidCertificate(cert) = error else {
+        return match error {
+            rustls::Error::AlertReceived(alert) => format!(
+                "the TLS handshake failed: the server sent the alert '{}'",
+                u8::from(*alert)
+            ),
+            _ => "the TLS handshake with the server failed (no common protocol version or \
+                  cipher suite, or a malformed TLS message)"
+                .to_owned(),
+        };
+    };
+    match cert {
+        C::UnknownIssuer => {
+            format!(
+                "the server's certificate is not issued by any certificate trusted here ({trusted})"
+            )
+        }
+        C::Expired | C::ExpiredContext { .. } => {
+            "the server's certificate has expired (check the device's clock)".to_owned()
+        }
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "the server's certificate is not valid yet (check the device's clock)".to_owned()
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "the server's certificate is not valid for the host name in the URL".to_owned()
+        }
+        C::BadSignature => "the server's certificate has an invalid signature".to_owned(),
+        C::Revoked => "the server's certificate is revoked".to_owned(),
+        // webpki's reason sits behind an opaque `OtherError`; its name is the only handle.
+        C::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => format!(
+            "the server presents a CA certificate (CA:TRUE) as its own certificate, which is \
+             accepted only from an issuer among {trusted}"
+        ),
+        _ => format!("the server's certificate cannot be verified against {trusted}"),
+    }
 }
 
 const MAX_REDIRECTS: u32 = 10;

@@ -74,7 +74,7 @@ pub struct CheckedHeader {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HeaderError {
     /// The header's compression does not match its name.
-    #[error("header is named '{name}' but its content is {found}")]
+    #[error("header is named '{}' but its content is {found}", crate::escape::escaped(.name))]
     SuffixMismatch {
         /// Entry name.
         name: String,
@@ -85,7 +85,7 @@ pub enum HeaderError {
     #[error("header archive is malformed: {0}")]
     Malformed(String),
     /// A header member that is not a regular file.
-    #[error("header member '{member}' is not a regular file ({kind})")]
+    #[error("header member '{}' is not a regular file ({kind})", crate::escape::escaped(.member))]
     NotRegular {
         /// Member name.
         member: String,
@@ -93,7 +93,7 @@ pub enum HeaderError {
         kind: String,
     },
     /// A header member with a dangerous or invalid name.
-    #[error("header member name {name:?}: {reason}")]
+    #[error("header member '{}': {reason}", crate::escape::escaped(.name))]
     BadMemberName {
         /// The name, lossily decoded.
         name: String,
@@ -101,7 +101,7 @@ pub enum HeaderError {
         reason: EntryNameError,
     },
     /// A member that does not belong in a v3 header, or is out of order.
-    #[error("header member '{member}' is not allowed here (expected {expected})")]
+    #[error("header member '{}' is not allowed here (expected {expected})", crate::escape::escaped(.member))]
     UnexpectedMember {
         /// Member name.
         member: String,
@@ -111,17 +111,30 @@ pub enum HeaderError {
     /// `headers/0000/files` is a format-v2 member (spec §1.4).
     #[error("header member 'headers/0000/files' belongs to format version 2, not 3")]
     V2Files,
+    /// The first payload's headers under another index than `0000`.
+    #[error(
+        "header member '{}' is at payload index {}, but the artifact's only payload is \
+         0000 (expected 'headers/0000/type-info')",
+        crate::escape::escaped(.member),
+        crate::escape::escaped(.index)
+    )]
+    WrongIndex {
+        /// Member name.
+        member: String,
+        /// The index it names.
+        index: String,
+    },
     /// A second payload's headers: only one payload is supported.
-    #[error("header member '{0}' describes a second payload; only one payload is supported")]
+    #[error("header member '{}' describes a second payload; only one payload is supported", crate::escape::escaped(.0))]
     SecondPayload(String),
     /// A member appears twice.
-    #[error("header member '{0}' appears twice")]
+    #[error("header member '{}' appears twice", crate::escape::escaped(.0))]
     Duplicate(String),
     /// A required member is missing.
-    #[error("header has no '{0}'")]
+    #[error("header has no '{}'", crate::escape::escaped(.0))]
     Missing(&'static str),
     /// A state script with an invalid name.
-    #[error("state script {name:?}: {reason}")]
+    #[error("state script '{}': {reason}", crate::escape::escaped(.name))]
     BadScriptName {
         /// Script name.
         name: String,
@@ -129,7 +142,7 @@ pub enum HeaderError {
         reason: NameError,
     },
     /// A member is not valid JSON.
-    #[error("header member '{member}' is not valid JSON: {detail}")]
+    #[error("header member '{}' is not valid JSON: {detail}", crate::escape::escaped(.member))]
     Json {
         /// Member name.
         member: &'static str,
@@ -137,7 +150,7 @@ pub enum HeaderError {
         detail: String,
     },
     /// A JSON field is missing or has the wrong shape.
-    #[error("header member '{member}': field '{}' {}", .problem.field, .problem.problem)]
+    #[error("header member '{member}': {problem}")]
     Field {
         /// Member name.
         member: &'static str,
@@ -145,7 +158,11 @@ pub enum HeaderError {
         problem: FieldProblem,
     },
     /// type-info's type disagrees with header-info's.
-    #[error("type-info says payload type {type_info:?} but header-info says {header_info:?}")]
+    #[error(
+        "type-info says payload type {} but header-info says {}",
+        payload_type_words(.type_info.as_deref()),
+        payload_type_words(.header_info.as_deref())
+    )]
     TypeMismatch {
         /// header-info value.
         header_info: Option<String>,
@@ -153,7 +170,7 @@ pub enum HeaderError {
         type_info: Option<String>,
     },
     /// A payload type that cannot name an Update Module.
-    #[error("payload type {name:?} is not a valid module name: {reason}")]
+    #[error("payload type '{}' is not a valid module name: {reason}", crate::escape::escaped(.name))]
     BadPayloadType {
         /// The type.
         name: String,
@@ -235,6 +252,16 @@ impl CheckedHeader {
                 (body, meta)
             }
             Some((name, _)) => {
+                if let Some(index) = name
+                    .strip_prefix("headers/")
+                    .and_then(|rest| rest.strip_suffix("/type-info"))
+                    .filter(|i| *i != "0000")
+                {
+                    return Err(HeaderError::WrongIndex {
+                        index: index.to_owned(),
+                        member: name,
+                    });
+                }
                 return Err(unexpected(name, "'scripts/…' or 'headers/0000/type-info'"));
             }
             None => return Err(HeaderError::Missing("headers/0000/type-info")),
@@ -250,9 +277,9 @@ impl CheckedHeader {
             None => None,
             Some(body) if body.iter().all(u8::is_ascii_whitespace) => None,
             Some(body) => {
-                let v: Value = serde_json::from_slice(&body).map_err(|e| HeaderError::Json {
+                let v = json::parse_unique(&body).map_err(|detail| HeaderError::Json {
                     member: "headers/0000/meta-data",
-                    detail: e.to_string(),
+                    detail,
                 })?;
                 if !v.is_object() {
                     return Err(HeaderError::Field {
@@ -290,6 +317,14 @@ impl CheckedHeader {
     }
 }
 
+/// A payload type as a message names it: quoted, or `null` for an empty payload.
+fn payload_type_words(value: Option<&str>) -> String {
+    value.map_or_else(
+        || "null".to_owned(),
+        |v| crate::escape::quoted(v).to_string(),
+    )
+}
+
 fn unexpected(member: String, expected: &'static str) -> HeaderError {
     if member == "headers/0000/files" {
         return HeaderError::V2Files;
@@ -307,8 +342,23 @@ fn read_members<R: Read>(
 ) -> Result<Vec<(String, Vec<u8>)>, HeaderError> {
     let malformed = |e: std::io::Error| match aio::classify(e) {
         IoClass::Malformed(m) => HeaderError::Malformed(m),
-        IoClass::Truncated { .. } => HeaderError::Malformed("unexpected end of data".to_owned()),
-        other => HeaderError::Malformed(format!("{other:?}")),
+        IoClass::Truncated {
+            expected: 0,
+            found: 0,
+        } => HeaderError::Malformed(
+            "its compressed stream stops before its end marker (cut short)".to_owned(),
+        ),
+        IoClass::Truncated { expected, found } => HeaderError::Malformed(format!(
+            "a member ends after {found} of its {expected} bytes"
+        )),
+        IoClass::Source(e) => HeaderError::Malformed(e.to_string()),
+        IoClass::TooLarge(limit) => HeaderError::Malformed(format!(
+            "the artifact is larger than the limit of {limit} bytes"
+        )),
+        IoClass::InflateRatio { limit, .. } => {
+            HeaderError::Malformed(format!("it inflates more than {limit}:1"))
+        }
+        IoClass::BadPax(pax) => HeaderError::Malformed(pax.to_string()),
     };
     let mut archive = tar::Archive::new(tar_rules::ExtensionGuard::new(
         reader,
@@ -366,9 +416,9 @@ impl HeaderInfo {
             member: MEMBER,
             problem,
         };
-        let value: Value = serde_json::from_slice(raw).map_err(|e| HeaderError::Json {
+        let value = json::parse_unique(raw).map_err(|detail| HeaderError::Json {
             member: MEMBER,
-            detail: e.to_string(),
+            detail,
         })?;
         let top = CiObject::new(&value, "").map_err(field)?;
         top.only(&["payloads", "artifact_provides", "artifact_depends"])
@@ -484,9 +534,9 @@ impl TypeInfo {
             member: MEMBER,
             problem,
         };
-        let value: Value = serde_json::from_slice(raw).map_err(|e| HeaderError::Json {
+        let value = json::parse_unique(raw).map_err(|detail| HeaderError::Json {
             member: MEMBER,
-            detail: e.to_string(),
+            detail,
         })?;
         let top = CiObject::new(&value, "").map_err(field)?;
         top.only(&[

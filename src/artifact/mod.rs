@@ -125,7 +125,7 @@ pub struct ReadOptions {
 #[derive(Debug, Error)]
 pub enum Rejection {
     /// An entry is missing, out of order or unknown.
-    #[error("unexpected entry '{found}' (expected {expected})")]
+    #[error("unexpected entry '{}' (expected {expected})", crate::escape::escaped(.found))]
     UnexpectedEntry {
         /// What came.
         found: String,
@@ -135,17 +135,41 @@ pub enum Rejection {
     /// The archive ended before a required entry.
     #[error("artifact ends before {0}")]
     MissingEntry(&'static str),
+    /// The payload comes where the header must stand (spec §1.2).
+    #[error(
+        "the artifact has no header: '{}' comes where 'header.tar[.gz|.xz|.zst]' must stand",
+        crate::escape::escaped(.0)
+    )]
+    MissingHeader(String),
+    /// An outer entry of zero bytes where content is required.
+    #[error(
+        "entry '{}' is empty (0 bytes); {}",
+        crate::escape::escaped(.entry),
+        .needs
+    )]
+    EmptyEntry {
+        /// Entry name.
+        entry: String,
+        /// What it must hold.
+        needs: &'static str,
+    },
+    /// A compressed stream that stops before its end marker.
+    #[error(
+        "'{}' is cut short: its compressed stream stops before its end marker",
+        crate::escape::escaped(.0)
+    )]
+    StreamCut(String),
     /// An entry seen twice.
-    #[error("entry '{0}' appears twice")]
+    #[error("entry '{}' appears twice", crate::escape::escaped(.0))]
     DuplicateEntry(String),
     /// Augmented artifacts are not supported (their augment header is unsigned, spec §2).
-    #[error("augmented artifacts are not supported (entry '{0}')")]
+    #[error("augmented artifacts are not supported (entry '{}')", crate::escape::escaped(.0))]
     Augmented(String),
     /// More than one payload.
-    #[error("a second payload '{0}' is not supported; artifacts carry exactly one")]
+    #[error("a second payload '{}' is not supported; artifacts carry exactly one", crate::escape::escaped(.0))]
     SecondPayload(String),
     /// A member that is not a regular file.
-    #[error("{container} member '{entry}' is a {kind}; only regular files are allowed")]
+    #[error("{container} member '{}' is a {kind}; only regular files are allowed", crate::escape::escaped(.entry))]
     NotRegular {
         /// Which tar.
         container: &'static str,
@@ -155,7 +179,7 @@ pub enum Rejection {
         kind: String,
     },
     /// A member with a dangerous name.
-    #[error("{container} member {entry:?}: {reason}")]
+    #[error("{container} member '{}': {reason}", crate::escape::escaped(.entry))]
     BadEntryName {
         /// Which tar.
         container: &'static str,
@@ -165,7 +189,7 @@ pub enum Rejection {
         reason: EntryNameError,
     },
     /// A payload file name that is not one plain component.
-    #[error("payload file {entry:?}: {reason}")]
+    #[error("payload file '{}': {reason}", crate::escape::escaped(.entry))]
     BadPayloadName {
         /// Member name.
         entry: String,
@@ -173,7 +197,7 @@ pub enum Rejection {
         reason: crate::names::NameError,
     },
     /// A compression suffix that lies about the content.
-    #[error("entry '{entry}' is named {named} but its content is {found}")]
+    #[error("entry '{}' is named {named} but its content is {found}", crate::escape::escaped(.entry))]
     SuffixMismatch {
         /// Entry name.
         entry: String,
@@ -183,7 +207,7 @@ pub enum Rejection {
         found: Compression,
     },
     /// A buffered entry over its size limit.
-    #[error("entry '{entry}' is larger than the limit of {limit} bytes")]
+    #[error("entry '{}' is larger than the limit of {limit} bytes", crate::escape::escaped(.entry))]
     EntryTooLarge {
         /// Entry.
         entry: String,
@@ -194,9 +218,8 @@ pub enum Rejection {
     #[error("artifact is larger than the limit of {0} bytes")]
     ArtifactTooLarge(u64),
     /// A compressed member inflated past the ratio guard.
-    #[error(
-        "'{entry}' inflates more than {limit}:1 ({inflated} bytes from {compressed} compressed bytes; limit max_inflate_ratio)"
-    )]
+    #[error("'{}' inflates more than {limit}:1 ({inflated} bytes from {compressed} compressed bytes; limit max_inflate_ratio)"
+    , crate::escape::escaped(.entry))]
     InflateRatio {
         /// The compressed member.
         entry: String,
@@ -208,7 +231,7 @@ pub enum Rejection {
         compressed: u64,
     },
     /// A member ended before its declared size.
-    #[error("'{entry}' is truncated: {found} of {expected} bytes")]
+    #[error("'{}' is truncated: {found} of {expected} bytes", crate::escape::escaped(.entry))]
     Truncated {
         /// Entry.
         entry: String,
@@ -225,6 +248,14 @@ pub enum Rejection {
         /// Decoder message.
         detail: String,
     },
+    /// A PAX extended header with a malformed record (refused, never repaired).
+    #[error("{container}: {pax}")]
+    BadPax {
+        /// Which tar: `artifact` or the payload container's name, quoted.
+        container: String,
+        /// The member and the record.
+        pax: tar_rules::BadPax,
+    },
     /// The end of a tar stream is not clean.
     #[error("{container}: {end}")]
     BadEnd {
@@ -237,7 +268,7 @@ pub enum Rejection {
     #[error(transparent)]
     Manifest(#[from] ManifestRejection),
     /// A hash does not match the manifest.
-    #[error("checksum mismatch for '{entry}': manifest has {expected}, content is {found}")]
+    #[error("checksum mismatch for '{}': manifest has {expected}, content is {found}", crate::escape::escaped(.entry))]
     ChecksumMismatch {
         /// Manifest path.
         entry: String,
@@ -247,7 +278,7 @@ pub enum Rejection {
         found: String,
     },
     /// The manifest covers another header name than the artifact carries.
-    #[error("the manifest covers '{manifest}' but the artifact's header is '{artifact}'")]
+    #[error("the manifest covers '{}' but the artifact's header is '{}'", crate::escape::escaped(.manifest), crate::escape::escaped(.artifact))]
     HeaderNotCovered {
         /// Manifest's header line.
         manifest: String,
@@ -264,13 +295,16 @@ pub enum Rejection {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     /// A payload file the manifest does not list (MEN-9109, spec §10).
-    #[error("payload file 'data/0000/{0}' is not listed in the manifest")]
+    #[error("payload file 'data/0000/{}' is not listed in the manifest", crate::escape::escaped(.0))]
     UnlistedFile(String),
     /// A payload file twice.
-    #[error("payload file 'data/0000/{0}' appears twice")]
+    #[error("payload file 'data/0000/{}' appears twice", crate::escape::escaped(.0))]
     DuplicateFile(String),
     /// Files the manifest lists that never arrived.
-    #[error("manifest lists files the payload does not contain: {}", .0.join(", "))]
+    #[error(
+        "manifest lists files the payload does not contain: {}",
+        crate::escape::quoted_list(.0)
+    )]
     MissingFiles(Vec<String>),
     /// The manifest and the payload type disagree.
     #[error("payload type {payload_type}: {problem}")]
@@ -382,6 +416,9 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
         if name == "manifest-augment" || name.starts_with("header-augment") {
             return Err(Rejection::Augmented(name).into());
         }
+        if is_payload_container(&name) {
+            return Err(Rejection::MissingHeader(name).into());
+        }
         if !is_header_name(&name) {
             let expected = if signature.is_some() {
                 "'header.tar[.gz|.xz|.zst]' after 'manifest.sig'"
@@ -433,6 +470,14 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
                     return Err(self.misplaced(name, "'data/0000.tar[.gz|.xz|.zst]'").into());
                 };
                 let size = entry.size();
+                if size == 0 {
+                    // Spec §5.6: even an empty payload's container holds a tar end marker.
+                    return Err(Rejection::EmptyEntry {
+                        entry: name,
+                        needs: "a payload container holds at least a tar end-of-archive marker",
+                    }
+                    .into());
+                }
                 payload::stream(entry, size, &name, named, &verified, limits, sink)?
             }
         };
@@ -463,7 +508,9 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
         if self.seen.iter().filter(|n| **n == name).count() > 1 {
             return Rejection::DuplicateEntry(name);
         }
-        if is_payload_container(&name) {
+        // A second payload only once a first one has come.
+        let payloads = self.seen.iter().filter(|n| is_payload_container(n)).count();
+        if is_payload_container(&name) && payloads > 1 {
             return Rejection::SecondPayload(name);
         }
         Rejection::UnexpectedEntry {
@@ -602,14 +649,29 @@ pub(crate) fn io_error(entry: &str, err: io::Error) -> ReadError {
             compressed,
         }
         .into(),
+        // A decoder that ran out of input before its end marker (the tar layer and our own
+        // adapters report truncation with sizes, below).
+        IoClass::Truncated {
+            expected: 0,
+            found: 0,
+        } => Rejection::StreamCut(entry.to_owned()).into(),
         IoClass::Truncated { expected, found } => Rejection::Truncated {
             entry: entry.to_owned(),
             expected,
             found,
         }
         .into(),
+        IoClass::BadPax(pax) => Rejection::BadPax {
+            container: if entry == "artifact" {
+                "artifact".to_owned()
+            } else {
+                crate::escape::quoted(entry).to_string()
+            },
+            pax,
+        }
+        .into(),
         IoClass::Malformed(detail) => Rejection::Malformed {
-            container: format!("'{entry}'"),
+            container: crate::escape::quoted(entry).to_string(),
             detail,
         }
         .into(),

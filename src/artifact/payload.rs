@@ -60,7 +60,7 @@ pub(super) fn stream<R: Read>(
                 }
                 .into());
             }
-            names::check_file_name(&file_name, limits.max_name_len).map_err(|reason| {
+            names::check_payload_name(&file_name, limits.max_name_len).map_err(|reason| {
                 Rejection::BadPayloadName {
                     entry: file_name.clone(),
                     reason,
@@ -105,7 +105,7 @@ pub(super) fn stream<R: Read>(
         .map_err(|e| io_error(name, e))?;
     if let Err(end) = end {
         return Err(Rejection::BadEnd {
-            container: format!("'{name}'"),
+            container: crate::escape::quoted(name).to_string(),
             end,
         }
         .into());
@@ -114,7 +114,7 @@ pub(super) fn stream<R: Read>(
     let leftover = drain(&mut outer).map_err(|e| io_error(name, e))?;
     if leftover != 0 {
         return Err(Rejection::Malformed {
-            container: format!("'{name}'"),
+            container: crate::escape::quoted(name).to_string(),
             detail: format!("{leftover} bytes after the compressed stream"),
         }
         .into());

@@ -4,7 +4,14 @@
 //! Spec §1.2/§12.5: only regular files (no directories, links, devices, FIFOs, sparse files or
 //! global PAX headers), names that are relative, NUL-free and without `..`, and after the
 //! end-of-archive marker nothing but zero bytes. Tar parsing itself (ustar, GNU long names, PAX
-//! records including sizes over 8 GiB) is the `tar` crate's.
+//! records including sizes over 8 GiB) is the `tar` crate's; the crate silently skips a PAX
+//! record it cannot parse and falls back to the ustar field, which would repair a malformed
+//! header instead of refusing it, so [`ExtensionGuard`] checks every PAX record itself
+//! ([`check_pax`]) and fails closed, as Go's archive/tar and GNU tar do.
+//!
+//! Global PAX headers (`g`) and sparse members (GNU type `S`, or the `GNU.sparse.*` records of
+//! PAX sparse formats 0.x and 1.0) are refused: mender-artifact's writer (Go archive/tar with no
+//! fixed format) never writes either, and both change how later bytes are read.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -108,6 +115,179 @@ pub(crate) fn finish<R: Read>(rest: R, max_padding: u64) -> io::Result<Result<()
     })
 }
 
+/// A PAX extended header that is malformed, named by the member it describes.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("PAX extended header of member {member}: {defect}")]
+pub struct BadPax {
+    /// The member the header describes, quoted and escaped (its PAX `path` where that record
+    /// parsed, else its ustar name; `(none)` when the archive ends after the header).
+    pub member: String,
+    /// The record and what is wrong with it.
+    pub defect: PaxDefect,
+}
+
+/// One malformed record of a PAX extended header.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("record {record}{}: {problem}", .key.as_deref().map(|k| format!(" ({})", crate::escape::quoted(k))).unwrap_or_default())]
+pub struct PaxDefect {
+    /// 1-based position of the record in the header.
+    pub record: usize,
+    /// The record's key, where it got that far.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub problem: PaxProblem,
+}
+
+/// What is wrong with a PAX record (POSIX.1-2001 pax format: `"<length> <key>=<value>\n"`, the
+/// length counting the whole record in bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PaxProblem {
+    /// The record does not start with a decimal length and a space.
+    #[error("does not start with a decimal length followed by a space")]
+    NoLength,
+    /// The length prefix does not match the record.
+    #[error(
+        "its length prefix says {declared} bytes, but {available} bytes are left and the \
+         record must end in a newline at that length"
+    )]
+    LengthMismatch {
+        /// The length the record declares.
+        declared: usize,
+        /// Bytes left in the header from the record's start.
+        available: usize,
+    },
+    /// No `=` between key and value.
+    #[error("has no '=' between key and value")]
+    NoEquals,
+    /// The key is empty.
+    #[error("has an empty key")]
+    EmptyKey,
+    /// The key is not UTF-8 or holds NUL.
+    #[error("has a key that is not UTF-8 or holds NUL")]
+    BadKey,
+    /// The same key twice in one header (readers disagree on which one wins).
+    #[error("appears twice in one header")]
+    Duplicate,
+    /// A numeric record that is not a non-negative decimal number.
+    #[error("value {} is not a non-negative decimal number", crate::escape::quoted(.0))]
+    NotANumber(String),
+    /// A numeric record too large for a 63-bit signed number (Go's archive/tar limit).
+    #[error("value {0} does not fit in a signed 64-bit number")]
+    Overflow(String),
+    /// `path`, `linkpath`, `uname` or `gname` holding NUL.
+    #[error("value holds a NUL byte")]
+    Nul,
+    /// A `GNU.sparse.*` record: sparse members are refused.
+    #[error("describes a sparse file; artifacts carry only regular files")]
+    Sparse,
+}
+
+/// What the `tar` crate will take from a well-formed PAX header.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct PaxFacts {
+    path: Option<Vec<u8>>,
+    size: Option<u64>,
+}
+
+/// Checks every record of one PAX extended header, as Go's archive/tar parses them
+/// (`parsePAXRecord`, `validPAXRecord`, `mergePAX`), and returns its `path` and `size`.
+fn check_pax(records: &[u8]) -> Result<PaxFacts, PaxDefect> {
+    let mut facts = PaxFacts::default();
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let mut rest = records;
+    let mut record = 0;
+    while !rest.is_empty() {
+        record += 1;
+        let defect = |key: Option<&[u8]>, problem| PaxDefect {
+            record,
+            key: key.map(|k| String::from_utf8_lossy(k).into_owned()),
+            problem,
+        };
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || rest.get(digits) != Some(&b' ') {
+            return Err(defect(None, PaxProblem::NoLength));
+        }
+        let declared = std::str::from_utf8(rest.get(..digits).unwrap_or_default())
+            .ok()
+            .and_then(|d| d.parse::<usize>().ok())
+            .unwrap_or(usize::MAX);
+        let mismatch = PaxProblem::LengthMismatch {
+            declared,
+            available: rest.len(),
+        };
+        // The shortest record is `<len> k=\n`: the digits, a space, a key, `=` and a newline.
+        if declared < digits + 4 || declared > rest.len() {
+            return Err(defect(None, mismatch));
+        }
+        let (this, next) = rest.split_at(declared);
+        let Some((b'\n', body)) = this.split_last() else {
+            return Err(defect(None, mismatch));
+        };
+        let body = body.get(digits + 1..).unwrap_or_default();
+        let Some(eq) = body.iter().position(|b| *b == b'=') else {
+            return Err(defect(None, PaxProblem::NoEquals));
+        };
+        let (key, value) = body.split_at(eq);
+        let value = value.get(1..).unwrap_or_default();
+        if key.is_empty() {
+            return Err(defect(None, PaxProblem::EmptyKey));
+        }
+        let Some(name) = std::str::from_utf8(key).ok().filter(|k| !k.contains('\0')) else {
+            return Err(defect(Some(key), PaxProblem::BadKey));
+        };
+        if keys.contains(&key) {
+            return Err(defect(Some(key), PaxProblem::Duplicate));
+        }
+        keys.push(key);
+        let text = || String::from_utf8_lossy(value).into_owned();
+        match name {
+            "size" | "uid" | "gid" => {
+                let n = pax_number(value, false).map_err(|p| defect(Some(key), p(text())))?;
+                if name == "size" {
+                    facts.size = Some(n);
+                }
+            }
+            "mtime" | "atime" | "ctime" => {
+                pax_number(value, true).map_err(|p| defect(Some(key), p(text())))?;
+            }
+            "path" | "linkpath" | "uname" | "gname" if value.contains(&0) => {
+                return Err(defect(Some(key), PaxProblem::Nul));
+            }
+            "path" => facts.path = Some(value.to_vec()),
+            _ if name.starts_with("GNU.sparse.") => {
+                return Err(defect(Some(key), PaxProblem::Sparse));
+            }
+            _ => {}
+        }
+        rest = next;
+    }
+    Ok(facts)
+}
+
+/// A PAX numeric value: decimal digits (and, for times, an optional fraction after a `.`),
+/// within `i64::MAX` as Go requires. No sign, no spaces, never empty.
+fn pax_number(value: &[u8], fraction: bool) -> Result<u64, fn(String) -> PaxProblem> {
+    let whole = match value.iter().position(|b| *b == b'.') {
+        Some(dot) if fraction => {
+            let (whole, frac) = value.split_at(dot);
+            let frac = frac.get(1..).unwrap_or_default();
+            if frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
+                return Err(PaxProblem::NotANumber);
+            }
+            whole
+        }
+        _ => value,
+    };
+    if whole.is_empty() || !whole.iter().all(u8::is_ascii_digit) {
+        return Err(PaxProblem::NotANumber);
+    }
+    std::str::from_utf8(whole)
+        .ok()
+        .and_then(|d| d.parse::<u64>().ok())
+        .filter(|n| i64::try_from(*n).is_ok())
+        .ok_or(PaxProblem::Overflow)
+}
+
 /// A tar extension record (PAX `x`/`g`, GNU long name or link) over the size limit.
 #[derive(Debug)]
 pub struct ExtensionTooLarge {
@@ -142,6 +322,8 @@ pub(crate) struct ExtensionGuard<R> {
     inner: R,
     phase: Phase,
     pending_size: Option<u64>,
+    /// A malformed PAX header, reported at the header of the member it describes.
+    pending_defect: Option<(PaxDefect, Option<Vec<u8>>)>,
     limit: u64,
 }
 
@@ -160,6 +342,7 @@ impl<R: Read> ExtensionGuard<R> {
             inner,
             phase: Phase::Header(Box::new([0; 512]), 0),
             pending_size: None,
+            pending_defect: None,
             limit,
         }
     }
@@ -197,8 +380,8 @@ impl<R: Read> ExtensionGuard<R> {
                     *remaining -= take as u64;
                     bytes = rest;
                     if *remaining == 0 {
-                        if let Some((buf, _)) = record {
-                            self.pending_size = pax_size(buf);
+                        if let Some((buf, _)) = record.take() {
+                            self.pax_complete(&buf);
                         }
                         self.phase = Phase::Header(Box::new([0; 512]), 0);
                     }
@@ -208,20 +391,43 @@ impl<R: Read> ExtensionGuard<R> {
         Ok(())
     }
 
-    fn after_header(&mut self, block: &[u8; 512]) -> io::Result<Phase> {
-        if block.iter().all(|b| *b == 0) {
-            return Ok(Phase::Done);
+    /// A PAX header's records have all arrived: check them now, report at the next member.
+    fn pax_complete(&mut self, records: &[u8]) {
+        match check_pax(records) {
+            Ok(facts) => self.pending_size = facts.size,
+            Err(defect) => {
+                // The path record, if one parsed before the defect, names the member best.
+                let path = check_pax_prefix_path(records);
+                self.pending_defect = Some((defect, path));
+            }
         }
+    }
+
+    fn after_header(&mut self, block: &[u8; 512]) -> io::Result<Phase> {
         let header = tar::Header::from_byte_slice(block);
-        let Ok(size) = header.entry_size() else {
-            // The tar reader fails on this header itself.
-            return Ok(Phase::Done);
-        };
+        let is_end = block.iter().all(|b| *b == 0);
         let kind = header.entry_type();
         let extension = kind.is_pax_local_extensions()
             || kind.is_pax_global_extensions()
             || kind.is_gnu_longname()
             || kind.is_gnu_longlink();
+        if (is_end || !extension)
+            && let Some((defect, path)) = self.pending_defect.take()
+        {
+            let member = match (is_end, path) {
+                (true, _) => "(none: the archive ends after it)".to_owned(),
+                (false, Some(path)) => crate::escape::quoted(&path).to_string(),
+                (false, None) => crate::escape::quoted(&header.path_bytes()).to_string(),
+            };
+            return Err(io::Error::other(BadPax { member, defect }));
+        }
+        if is_end {
+            return Ok(Phase::Done);
+        }
+        let Ok(size) = header.entry_size() else {
+            // The tar reader fails on this header itself.
+            return Ok(Phase::Done);
+        };
         if kind.is_gnu_sparse() {
             // Sparse members are refused by the caller; their extra headers are not followed.
             return Ok(Phase::Done);
@@ -245,7 +451,7 @@ impl<R: Read> ExtensionGuard<R> {
         };
         if padded == 0 {
             if let Some((buf, _)) = &record {
-                self.pending_size = pax_size(buf);
+                self.pax_complete(buf);
             }
             return Ok(Phase::Header(Box::new([0; 512]), 0));
         }
@@ -264,14 +470,18 @@ impl<R: Read> Read for ExtensionGuard<R> {
     }
 }
 
-/// The PAX `size` record, read as the `tar` crate reads it (first match; malformed → none).
-fn pax_size(records: &[u8]) -> Option<u64> {
-    for ext in tar::PaxExtensions::new(records) {
-        let ext = ext.ok()?;
-        if ext.key() != Ok("size") {
-            continue;
+/// The `path` of a PAX header whose records are malformed further on: the well-formed records
+/// before the first defect, if one of them is a NUL-free `path`.
+fn check_pax_prefix_path(records: &[u8]) -> Option<Vec<u8>> {
+    let mut rest = records;
+    while let Some(space) = rest.iter().position(|b| *b == b' ') {
+        let len: usize = std::str::from_utf8(rest.get(..space)?).ok()?.parse().ok()?;
+        let (this, next) = rest.split_at_checked(len)?;
+        let body = this.strip_suffix(b"\n")?.get(space + 1..)?;
+        if let Some(path) = body.strip_prefix(b"path=") {
+            return (!path.contains(&0)).then(|| path.to_vec());
         }
-        return ext.value().ok()?.parse().ok();
+        rest = next;
     }
     None
 }
@@ -306,4 +516,204 @@ impl fmt::Display for Kind {
 
 fn describe(kind: tar::EntryType) -> Kind {
     Kind(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(body: &str) -> Vec<u8> {
+        // The length counts itself: find the fixed point.
+        let mut len = body.len() + 3;
+        loop {
+            let r = format!("{len} {body}\n");
+            if r.len() == len {
+                return r.into_bytes();
+            }
+            len = r.len();
+        }
+    }
+
+    fn problem(records: &[u8]) -> (usize, Option<String>, PaxProblem) {
+        let d = check_pax(records).unwrap_err();
+        (d.record, d.key, d.problem)
+    }
+
+    #[test]
+    fn well_formed_records_give_path_and_size() {
+        let mut r = record("path=data/0000/big.img");
+        r.extend(record("size=8589934592"));
+        r.extend(record("mtime=1700000000.123456789"));
+        r.extend(record("uname="));
+        r.extend(record("SCHILY.xattr.user.x=anything"));
+        let facts = check_pax(&r).unwrap();
+        assert_eq!(facts.path.as_deref(), Some(&b"data/0000/big.img"[..]));
+        assert_eq!(facts.size, Some(8_589_934_592));
+        assert_eq!(check_pax(b"").unwrap(), PaxFacts::default());
+    }
+
+    #[test]
+    fn numeric_records_must_be_non_negative_decimal_within_i64() {
+        for (body, want) in [
+            ("size=abc", PaxProblem::NotANumber("abc".into())),
+            ("size=-1", PaxProblem::NotANumber("-1".into())),
+            ("size=", PaxProblem::NotANumber(String::new())),
+            ("size= 12", PaxProblem::NotANumber(" 12".into())),
+            ("size=1.5", PaxProblem::NotANumber("1.5".into())),
+            ("uid=0x10", PaxProblem::NotANumber("0x10".into())),
+            ("gid=+3", PaxProblem::NotANumber("+3".into())),
+            ("mtime=-5", PaxProblem::NotANumber("-5".into())),
+            ("mtime=1.", PaxProblem::NotANumber("1.".into())),
+            ("atime=x", PaxProblem::NotANumber("x".into())),
+            (
+                "size=9223372036854775808",
+                PaxProblem::Overflow("9223372036854775808".into()),
+            ),
+            (
+                "ctime=99999999999999999999",
+                PaxProblem::Overflow("99999999999999999999".into()),
+            ),
+        ] {
+            let key = body.split('=').next().unwrap().to_owned();
+            assert_eq!(problem(&record(body)), (1, Some(key), want), "{body}");
+        }
+        assert!(check_pax(&record("size=9223372036854775807")).is_ok());
+    }
+
+    #[test]
+    fn structure_of_each_record_is_checked() {
+        assert_eq!(problem(b"x size=1\n"), (1, None, PaxProblem::NoLength));
+        assert_eq!(problem(b"11size=123\n"), (1, None, PaxProblem::NoLength));
+        // Length one too long, one too short, beyond the header, not ending in a newline.
+        assert!(matches!(
+            problem(b"13 size=123\n").2,
+            PaxProblem::LengthMismatch { declared: 13, .. }
+        ));
+        assert!(matches!(
+            problem(b"11 size=123\n").2,
+            PaxProblem::LengthMismatch { declared: 11, .. }
+        ));
+        assert!(matches!(
+            problem(b"99999 size=1\n").2,
+            PaxProblem::LengthMismatch {
+                declared: 99999,
+                ..
+            }
+        ));
+        assert!(matches!(
+            problem(b"12 size=123x").2,
+            PaxProblem::LengthMismatch { .. }
+        ));
+        assert_eq!(
+            problem(&record("sizeonly")),
+            (1, None, PaxProblem::NoEquals)
+        );
+        assert_eq!(problem(&record("=1")), (1, None, PaxProblem::EmptyKey));
+        // Trailing bytes after the last record are a record that does not parse.
+        let mut r = record("size=1");
+        r.extend_from_slice(&[0; 10]);
+        assert_eq!(problem(&r), (2, None, PaxProblem::NoLength));
+    }
+
+    #[test]
+    fn nul_duplicates_and_sparse_are_refused() {
+        assert_eq!(
+            problem(&record("path=a\0b")),
+            (1, Some("path".into()), PaxProblem::Nul)
+        );
+        assert_eq!(
+            problem(&record("linkpath=\0")),
+            (1, Some("linkpath".into()), PaxProblem::Nul)
+        );
+        assert_eq!(
+            problem(&record("a\0b=1")),
+            (1, Some("a\0b".into()), PaxProblem::BadKey)
+        );
+        let mut twice = record("path=a");
+        twice.extend(record("path=b"));
+        assert_eq!(
+            problem(&twice),
+            (2, Some("path".into()), PaxProblem::Duplicate)
+        );
+        assert_eq!(
+            problem(&record("GNU.sparse.major=1")),
+            (1, Some("GNU.sparse.major".into()), PaxProblem::Sparse)
+        );
+    }
+
+    /// A tar with one PAX `x` header holding `records`, then a member `name`, then the end.
+    fn pax_tar(records: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut x = tar::Header::new_ustar();
+        x.set_entry_type(tar::EntryType::XHeader);
+        x.set_path("PaxHeaders/x").unwrap();
+        x.set_size(records.len() as u64);
+        x.set_cksum();
+        out.extend_from_slice(x.as_bytes());
+        out.extend_from_slice(records);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512 + 1024, 0);
+        out
+    }
+
+    fn first_member(bytes: &[u8]) -> io::Result<(String, Vec<u8>)> {
+        let mut archive = tar::Archive::new(ExtensionGuard::new(bytes, 65536));
+        let mut entries = archive.entries()?;
+        let mut entry = entries.next().unwrap()?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data)?;
+        Ok((name, data))
+    }
+
+    #[test]
+    fn the_guard_fails_the_read_at_the_member_a_bad_header_describes() {
+        // The tar crate alone would skip the bad record and use the ustar size.
+        let bytes = pax_tar(&record("size=abc"), "version", b"hello");
+        let plain = tar::Archive::new(&bytes[..])
+            .entries()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .size();
+        assert_eq!(
+            plain, 5,
+            "the crate repairs the header (why the guard exists)"
+        );
+
+        let err = first_member(&bytes).unwrap_err();
+        let pax = err.get_ref().unwrap().downcast_ref::<BadPax>().unwrap();
+        assert_eq!(
+            pax.to_string(),
+            "PAX extended header of member 'version': record 1 ('size'): value 'abc' is not \
+             a non-negative decimal number"
+        );
+
+        let mut named = record("path=evil\u{1b}[2J");
+        named.extend(record("size=-1"));
+        let err = first_member(&pax_tar(&named, "x", b"")).unwrap_err();
+        let text = err.get_ref().unwrap().to_string();
+        assert!(
+            text.starts_with(r"PAX extended header of member 'evil\u{1b}[2J': record 2 ('size')"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_guard_passes_well_formed_pax_headers() {
+        let mut records = record("path=long/name.bin");
+        records.extend(record("size=3"));
+        let (name, data) = first_member(&pax_tar(&records, "short", b"abc")).unwrap();
+        assert_eq!(
+            (name.as_str(), data.as_slice()),
+            ("long/name.bin", &b"abc"[..])
+        );
+    }
 }

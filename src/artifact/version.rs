@@ -15,7 +15,7 @@ pub enum VersionError {
     #[error("'version' is not {{\"format\":\"mender\",\"version\":3}}: {0}")]
     Malformed(String),
     /// `format` is not `mender`.
-    #[error("'version' format is {0:?}, expected \"mender\"")]
+    #[error("'version' format is {}, expected 'mender'", crate::escape::quoted(.0))]
     NotMender(String),
     /// A format version other than 3.
     #[error("artifact format version {0} is not supported (only version 3)")]
@@ -24,12 +24,10 @@ pub enum VersionError {
 
 /// Checks a `version` entry; returns the format version (always 3).
 pub fn parse(raw: &[u8]) -> Result<u32, VersionError> {
-    let value: Value =
-        serde_json::from_slice(raw).map_err(|e| VersionError::Malformed(e.to_string()))?;
-    let obj = CiObject::new(&value, "")
-        .map_err(|p| VersionError::Malformed(format!("{}: {}", p.field, p.problem)))?;
+    let value = super::json::parse_unique(raw).map_err(VersionError::Malformed)?;
+    let obj = CiObject::new(&value, "").map_err(|p| VersionError::Malformed(p.to_string()))?;
     obj.only(&["format", "version"])
-        .map_err(|p| VersionError::Malformed(format!("{}: {}", p.field, p.problem)))?;
+        .map_err(|p| VersionError::Malformed(p.to_string()))?;
     match obj.get("format") {
         Some(Value::String(f)) if f == "mender" => {}
         Some(Value::String(f)) => return Err(VersionError::NotMender(f.clone())),

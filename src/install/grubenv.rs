@@ -104,7 +104,11 @@ impl GrubEnv {
     pub fn write(&self, values: &[(&str, String)]) -> Result<(), BootEnvError> {
         for (k, v) in values {
             if k.is_empty() || k.contains(['=', '\n']) || v.contains('\n') {
-                return Err(fail(format!("refusing to write variable {k:?}={v:?}")));
+                return Err(fail(format!(
+                    "refusing to write variable {}={}",
+                    crate::escape::quoted(k),
+                    crate::escape::quoted(v)
+                )));
             }
         }
         let _guard = self.lock()?;

@@ -124,7 +124,11 @@ pub enum ModuleError {
         seconds: u64,
     },
     /// A query answer outside the protocol.
-    #[error("Update Module answered {answer:?} to {state}; expected one of {expected:?}")]
+    #[error(
+        "Update Module answered {} to {state}; expected one of {}",
+        crate::escape::quoted(.answer),
+        crate::escape::quoted_list(.expected)
+    )]
     Protocol {
         /// State.
         state: &'static str,

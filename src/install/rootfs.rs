@@ -56,8 +56,10 @@ pub enum RootfsError {
     NoNumber(PathBuf),
     /// Neither the mounted root nor `mender_boot_part` names one of the two partitions.
     #[error(
-        "cannot tell the active root partition: the mounted root is {root:?} and \
-         mender_boot_part is {boot_part:?}, neither matches RootfsPartA or RootfsPartB"
+        "cannot tell the active root partition: the mounted root is {} and \
+         mender_boot_part is {}, neither matches RootfsPartA or RootfsPartB",
+        .root.as_deref().map_or_else(|| "unknown".to_owned(), |r| crate::escape::quoted(r).to_string()),
+        .boot_part.as_deref().map_or_else(|| "unset".to_owned(), |b| crate::escape::quoted(b).to_string())
     )]
     UnknownActive {
         /// Source of the `/` mount.

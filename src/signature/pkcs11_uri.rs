@@ -349,8 +349,8 @@ fn decode(name: &str, raw: &str, part: Part) -> Result<Vec<u8>, UriError> {
             || (matches!(part, Part::Query) && b"/?|".contains(&b));
         if !allowed {
             return Err(bad(format!(
-                "character {:?} at offset {i} must be percent-encoded",
-                char::from(b)
+                "character {} at offset {i} must be percent-encoded",
+                crate::escape::quoted(&[b])
             )));
         }
         out.push(b);

@@ -525,7 +525,10 @@ fn find_token(ctx: &Pkcs11, uri: &Pkcs11Uri, module: &Path) -> Result<Slot, Toke
     }
     let wanted_text = wanted
         .iter()
-        .filter_map(|(name, v)| v.as_deref().map(|v| format!("{name}={:?}", unpad(v))))
+        .filter_map(|(name, v)| {
+            v.as_deref()
+                .map(|v| format!("{name}={}", crate::escape::quoted(unpad(v))))
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let wanted_text = if wanted_text.is_empty() {
@@ -598,7 +601,7 @@ fn find_key(session: &Session, uri: &Pkcs11Uri, token: &str) -> Result<ObjectHan
     let mut wanted = Vec::new();
     if let Some(label) = &uri.object {
         template.push(Attribute::Label(label.as_bytes().to_vec()));
-        wanted.push(format!("object={label:?}"));
+        wanted.push(format!("object={}", crate::escape::quoted(label)));
     }
     if let Some(id) = &uri.id {
         template.push(Attribute::Id(id.clone()));

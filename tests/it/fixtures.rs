@@ -216,8 +216,112 @@ impl Verdict {
             "no verdict may be printed on failure: {}",
             self.stdout
         );
+        assert_operator_words(&self.stderr);
         self
     }
+}
+
+/// Asserts that `text` is written for an operator: no Rust debug formatting (`Some("…")`,
+/// `None`, `Other(OtherError(…))`, `["…"]`, `\"`, `Struct { field: … }`) and no raw control
+/// byte (a string from an artifact printed unescaped). Every rejection a test checks with
+/// [`Verdict::fails`] passes through here.
+#[track_caller]
+pub fn assert_operator_words(text: &str) {
+    for bad in ["Some(", "Ok(", "Err(", "[\"", "\\\"", "{:?}", "\"]"] {
+        assert!(!text.contains(bad), "debug syntax {bad:?} in: {text}");
+    }
+    // Debug of a string: double quotes around Rust escapes.
+    for (i, quoted) in text.split('"').enumerate() {
+        assert!(
+            i % 2 == 0 || !quoted.contains("\\u{"),
+            "a Rust-escaped string in: {text}"
+        );
+    }
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .collect();
+    let mut at = 0;
+    for word in words {
+        let start = text[at..].find(word).map_or(at, |i| at + i);
+        at = start + word.len();
+        let next = &text[at..];
+        // `None` as a value, and CamelCase enum names followed by `(` or ` {`: Debug output.
+        let none = word == "None" && !next.starts_with(|c: char| c.is_ascii_alphabetic());
+        let humps = word.chars().filter(char::is_ascii_uppercase).count();
+        let camel = humps >= 2
+            && word.starts_with(|c: char| c.is_ascii_uppercase())
+            && word.chars().any(|c| c.is_ascii_lowercase())
+            && (next.starts_with('(') || next.starts_with(" { "));
+        let enum_call = ["Other", "Custom", "Os", "Kind"].contains(&word) && next.starts_with('(');
+        // `Name { field: …`: a struct's Debug.
+        let struct_debug = word.starts_with(|c: char| c.is_ascii_uppercase())
+            && next.strip_prefix(" { ").is_some_and(|rest| {
+                let field: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                !field.is_empty() && rest[field.len()..].starts_with(": ")
+            });
+        assert!(
+            !none && !camel && !enum_call && !struct_debug,
+            "debug syntax {word:?} in: {text}"
+        );
+    }
+    assert!(
+        text.bytes()
+            .all(|b| b == b'\n' || (0x20..0x7f).contains(&b) || b >= 0x80),
+        "raw control byte in: {text:?}"
+    );
+}
+
+#[test]
+fn the_operator_words_check_catches_debug_output() {
+    for debug in [
+        "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+        "types [\"beaglebone\"]",
+        "type Some(\"x\")",
+        "found None",
+        "Io { kind: NotFound }",
+        "name \"a\\u{1b}\"",
+        "raw \u{1b}[2J",
+    ] {
+        let caught = std::panic::catch_unwind(|| assert_operator_words(debug));
+        assert!(caught.is_err(), "not caught: {debug}");
+    }
+    assert_operator_words(
+        "artifact-gate: rejected: payload file 'a\\u{1b}b': state script 'ArtifactInstall_Enter_00' \
+         (RSA PKCS#1 v1.5) none of the 2 configured keys\n",
+    );
+}
+
+/// One PAX record, `"<len> <body>\n"`, its length counting itself.
+pub fn pax_record(body: &str) -> Vec<u8> {
+    let mut len = body.len() + 3;
+    loop {
+        let record = format!("{len} {body}\n");
+        if record.len() == len {
+            return record.into_bytes();
+        }
+        len = record.len();
+    }
+}
+
+/// `tar(members)` with a PAX `x` header holding `records` (raw, possibly malformed) just before
+/// member `before`.
+pub fn tar_with_pax(members: &[Member], before: usize, records: &[u8]) -> Vec<u8> {
+    let mut out = tar(&members[..before], Dialect::Ustar);
+    out.truncate(out.len() - 1024);
+    let mut x = tar::Header::new_ustar();
+    x.set_entry_type(tar::EntryType::XHeader);
+    x.set_path("PaxHeaders/x").unwrap();
+    x.set_size(records.len() as u64);
+    x.set_mode(0o600);
+    x.set_cksum();
+    out.extend_from_slice(x.as_bytes());
+    out.extend_from_slice(records);
+    pad(&mut out);
+    out.extend(tar(&members[before..], Dialect::Ustar));
+    out
 }
 
 /// A scratch directory for one test, holding artifact variants and its own Mender environment.

@@ -178,6 +178,16 @@ fn tls_and_http_failures_are_clear_io_errors() {
         "{}",
         v.stderr
     );
+    // In words an operator can act on, never rustls' debug form.
+    assert!(
+        v.stderr.contains(
+            "the server's certificate is not issued by any certificate trusted here (the \
+             system's root certificates (no ServerCertificate is configured))"
+        ),
+        "{}",
+        v.stderr
+    );
+    crate::fixtures::assert_operator_words(&v.stderr);
 
     configure(&s, true);
     let missing = format!("https://127.0.0.1:{}/missing.mender", server.port);

@@ -194,7 +194,7 @@ fn depends_are_checked_against_the_provides() {
     assert_eq!(v.code, 1);
     assert!(
         v.stderr
-            .contains("artifact depends on artifact_name being one of [\"app-0\"]"),
+            .contains("artifact depends on 'artifact_name' being one of 'app-0'"),
         "{}",
         v.stderr
     );

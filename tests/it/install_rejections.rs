@@ -149,7 +149,7 @@ fn variants(base: Base) -> Vec<(&'static str, Vec<u8>, &'static str)> {
             base.set_payload(&mut a, &files);
             a.bytes()
         },
-        "manifest lists files the payload does not contain: data/0000/",
+        "manifest lists files the payload does not contain: 'data/0000/",
     ));
     out.push((
         "second payload",

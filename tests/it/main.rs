@@ -27,5 +27,6 @@ mod modules;
 mod robustness;
 mod rootfs;
 mod streaming;
+mod strictness;
 #[cfg(feature = "pkcs11")]
 mod tokens;

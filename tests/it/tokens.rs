@@ -203,11 +203,11 @@ fn softhsm_keys_fail_closed_as_configuration_errors() {
     let cases = [
         (
             hsm.uri("token=nope;object=rsa-root"),
-            "no token matches token=\"nope\" (tokens present: upd-keys)",
+            "no token matches token='nope' (tokens present: upd-keys)",
         ),
         (
             hsm.uri("token=upd-keys;object=nope"),
-            "no public key matching object=\"nope\" on token 'upd-keys'",
+            "no public key matching object='nope' on token 'upd-keys'",
         ),
         (
             format!(
@@ -252,7 +252,7 @@ fn softhsm_two_keys_with_one_label_are_ambiguous() {
     );
     assert_eq!(v.code, 2, "{}", v.stderr);
     assert!(
-        v.stderr.contains("2 public keys match object=\"rsa-root\""),
+        v.stderr.contains("2 public keys match object='rsa-root'"),
         "{}",
         v.stderr
     );
@@ -337,7 +337,7 @@ fn install_with_a_softhsm_key_in_mender_conf() {
         &|s, args| hsm.run(s, args),
         &hsm.uri("token=upd-keys;object=rsa-root"),
         &hsm.uri("token=upd-keys;object=missing"),
-        "no public key matching object=\"missing\"",
+        "no public key matching object='missing'",
     );
 }
 
@@ -620,7 +620,7 @@ fn tpm_keys_fail_closed_without_pin_with_a_wrong_pin_or_object() {
         ),
         (
             tpm.uri("nope", "1234"),
-            "no public key matching object=\"nope\" on token 'upd-tpm'",
+            "no public key matching object='nope' on token 'upd-tpm'",
         ),
     ];
     for (key, why) in cases {
