@@ -238,6 +238,26 @@ impl ModuleTree {
     pub fn path(&self) -> &Path {
         &self.root
     }
+
+    /// Removes the tree after the protocol's `Cleanup` of a failed install, so nothing written
+    /// for an artifact that did not install (`files/` copies, `streams/`, the header copies)
+    /// stays on the device; the directories above it go too while they are empty.
+    pub fn discard(&self) {
+        match fs::remove_dir_all(&self.root) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                "could not remove the payload tree {} of a failed install: {e}",
+                self.root.display()
+            ),
+        }
+        // `payloads/0000`, `payloads`, `v3`, `modules`: removed only when empty.
+        for dir in self.root.ancestors().skip(1).take(4) {
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 /// An Update Module executable with its timeout.

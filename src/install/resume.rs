@@ -226,6 +226,7 @@ fn roll_back(
         let tree = super::module::ModuleTree::existing(&pending.tree);
         let _ = module.call(ModuleState::ArtifactFailure, &tree);
         let _ = module.call(ModuleState::Cleanup, &tree);
+        tree.discard();
     }
     store.clear_pending()?;
     Ok(())

@@ -213,14 +213,15 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             // The module was downloading: stop it, then the error path (issue #3, item 9).
             drop(sink.modules.take());
             sink.fail_download();
+            let tree = ModuleTree::existing(&setup.tree_root);
             if let Kind::Module(payload_type) = &sink.kind {
                 let located = UpdateModule::locate(&setup.data_dir, payload_type, setup.timeout);
                 if let (Ok(module), true) = (located, setup.tree_root.is_dir()) {
-                    let tree = ModuleTree::existing(&setup.tree_root);
                     let _ = module.call(ModuleState::ArtifactFailure, &tree);
                     let _ = module.call(ModuleState::Cleanup, &tree);
                 }
             }
+            tree.discard();
             return Err(e.into());
         }
     };
@@ -265,22 +266,21 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
                 .payload_type
                 .name()
                 .map(|t| UpdateModule::locate(&setup.data_dir, t, setup.timeout));
+            let tree = ModuleTree::existing(&setup.tree_root);
             if let Some(Ok(module)) = located {
-                let _ = module.call(
-                    ModuleState::Cleanup,
-                    &ModuleTree::existing(&setup.tree_root),
-                );
+                let _ = module.call(ModuleState::Cleanup, &tree);
             }
+            tree.discard();
             return Err(e.into());
         }
     };
     if let Err(e) = sink.finish_download() {
-        let _ = module.call(ModuleState::Cleanup, &tree);
+        cleanup_failed(&module, &tree);
         return Err(e);
     }
     let scripts = scripts_of(ctx);
     if let Err(e) = scripts.install_artifact_scripts(&header.scripts) {
-        let _ = module.call(ModuleState::Cleanup, &tree);
+        cleanup_failed(&module, &tree);
         return Err(e.into());
     }
     // The install is recorded before anything changes the system, so a power cut in the
@@ -289,7 +289,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
     let rollback = match module.supports_rollback(&tree) {
         Ok(rollback) => rollback,
         Err(e) => {
-            let _ = module.call(ModuleState::Cleanup, &tree);
+            cleanup_failed(&module, &tree);
             return Err(e.into());
         }
     };
@@ -509,7 +509,14 @@ fn fail(module: &UpdateModule, tree: &ModuleTree, scripts: &StateScripts) {
             .call(ModuleState::ArtifactFailure, tree)
             .map_err(InstallError::from)
     });
+    cleanup_failed(module, tree);
+}
+
+/// The last step of every failed module install: the protocol's `Cleanup`, then the payload
+/// tree is removed, so nothing of an artifact that did not install stays on disk.
+fn cleanup_failed(module: &UpdateModule, tree: &ModuleTree) {
     let _ = module.call(ModuleState::Cleanup, tree);
+    tree.discard();
 }
 
 fn reboot_word(reboot: RebootNeed) -> &'static str {

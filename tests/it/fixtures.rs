@@ -324,6 +324,41 @@ pub fn tar_with_pax(members: &[Member], before: usize, records: &[u8]) -> Vec<u8
     out
 }
 
+/// Every file and directory below `dir`, relative to it (empty when `dir` is absent).
+pub fn tree_of(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            out.insert(path.strip_prefix(dir).unwrap().to_owned());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Asserts that `after` adds nothing to `before` but artifact-gate's own lock (and its folder):
+/// no file written for a rejected artifact stays in the datastore.
+#[track_caller]
+pub fn assert_nothing_left(
+    before: &std::collections::BTreeSet<PathBuf>,
+    datastore: &Path,
+    what: &str,
+) {
+    let own: [&Path; 2] = [Path::new("artifact-gate"), Path::new("artifact-gate/lock")];
+    let left: Vec<PathBuf> = tree_of(datastore)
+        .into_iter()
+        .filter(|p| !before.contains(p) && !own.contains(&p.as_path()))
+        .collect();
+    assert!(left.is_empty(), "{what}: left in the datastore: {left:?}");
+}
+
 /// A scratch directory for one test, holding artifact variants and its own Mender environment.
 pub struct Scratch {
     dir: tempfile::TempDir,

@@ -1,12 +1,15 @@
 //! Every kind of verifier rejection, through `install`, each refused for its own reason. Through
 //! an Update Module: the module may have been started for Download, but never gets
 //! `ArtifactInstall`. Through the built-in A/B installer: the boot variables never change and the
-//! active partition is never written. Either way nothing is left pending and the provides stay.
+//! active partition is never written. Either way nothing is left pending, the provides stay, and
+//! the datastore holds no file written for the rejected artifact (the module's tree, its
+//! `files/` and `streams/`, are removed after the protocol's `Cleanup`).
 
 use std::os::unix::fs::PermissionsExt;
 
 use crate::fixtures::{
-    Art, Dialect, Member, Scratch, Signer, fx, gunzip, gzip, sha256_hex, tar, untar,
+    Art, Dialect, Member, Scratch, Signer, assert_nothing_left, assert_operator_words, fx, gunzip,
+    gzip, pax_record, sha256_hex, tar, tar_with_pax, tree_of, untar,
 };
 
 /// Logs every state it is called with; reads streams like a real module.
@@ -209,6 +212,34 @@ fn variants(base: Base) -> Vec<(&'static str, Vec<u8>, &'static str)> {
         },
         "payload path 'data/0000/../x': name contains a '..' or '.' path component",
     ));
+    out.push((
+        "payload name outside mender-artifact's characters",
+        {
+            let mut a = plain();
+            let mut files = base.payload(&a);
+            files.push(Member::file("test_update*", b"x"));
+            base.set_payload(&mut a, &files);
+            let text = format!(
+                "{}{}  data/0000/test_update*\n",
+                a.manifest(),
+                sha256_hex(b"x")
+            );
+            a.set_manifest(&text, signer);
+            a.bytes()
+        },
+        "payload path 'data/0000/test_update*': payload file names may hold only",
+    ));
+    out.push((
+        "malformed PAX size in the payload",
+        {
+            let mut a = plain();
+            let files = base.payload(&a);
+            let raw = tar_with_pax(&files, files.len() - 1, &pax_record("size=-1"));
+            a.set(base.data, if base.gzipped() { gzip(&raw) } else { raw });
+            a.bytes()
+        },
+        "record 1 ('size'): value '-1' is not a non-negative decimal number",
+    ));
     out
 }
 
@@ -217,6 +248,8 @@ fn no_rejected_artifact_reaches_artifact_install() {
     for (what, bytes, why) in variants(MODULE) {
         let s = device();
         let path = s.write("bad.mender", &bytes);
+        let datastore = s.root().join("var");
+        let before = tree_of(&datastore);
         let v = s.run(&["install", path.to_str().unwrap()]);
         assert_eq!(v.code, 1, "{what}: {}", v.stderr);
         assert!(
@@ -224,6 +257,8 @@ fn no_rejected_artifact_reaches_artifact_install() {
             "{what}: expected {why:?} in {}",
             v.stderr
         );
+        assert_operator_words(&v.stderr);
+        assert_nothing_left(&before, &datastore, what);
         let calls = std::fs::read_to_string(s.root().join("calls.log")).unwrap_or_default();
         assert!(
             !calls.contains("ArtifactInstall"),
@@ -252,6 +287,8 @@ fn no_rejected_artifact_switches_the_boot_partition() {
     for (what, bytes, why) in variants(ROOTFS) {
         let d = crate::rootfs::Device::new(crate::rootfs::PART);
         let path = d.s.write("bad.mender", &bytes);
+        let datastore = d.s.root().join("var");
+        let before = tree_of(&datastore);
         let v = d.run(&["install", path.to_str().unwrap()]);
         assert_eq!(v.code, 1, "{what}: {}", v.stderr);
         assert!(
@@ -259,6 +296,8 @@ fn no_rejected_artifact_switches_the_boot_partition() {
             "{what}: expected {why:?} in {}",
             v.stderr
         );
+        assert_operator_words(&v.stderr);
+        assert_nothing_left(&before, &datastore, what);
         assert_eq!(
             d.boot_vars(),
             (Some("2".into()), Some("0".into())),
