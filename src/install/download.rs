@@ -6,10 +6,12 @@
 //! last file, opening and closing `stream-next` without writing tells the module the end. A
 //! module that exits 0 without ever opening `stream-next` gets the files in `files/` instead.
 //!
-//! Stricter than Mender: a stream is closed — the module sees its end — only after the file's
-//! SHA-256 matched the signed manifest ([`PayloadSink::file_verified`]). When a hash does not
-//! match, the module is killed while the stream is still open, so no module ever reads a complete,
-//! tampered file.
+//! Stricter than Mender: the last [`HOLD_BACK`] bytes of each file (all of a smaller file) are
+//! held back, and written and the stream closed — the module sees its end — only after the
+//! file's SHA-256 matched the signed manifest ([`PayloadSink::file_verified`]). When a hash does
+//! not match, the module is killed with the tail unsent and the stream still open, so no module
+//! ever holds every byte of a tampered file, even one that writes as it reads
+//! (`cat stream > partition`): whichever byte was changed, its copy lacks the file's end.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -26,6 +28,11 @@ use super::module::{CurrentSystem, ModuleError, ModuleState, ModuleTree, UpdateM
 use super::process;
 use crate::artifact::{CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedFile};
 use crate::signature::VerifiedManifest;
+
+/// How many bytes at the end of each streamed file wait for its hash check (a few of the pipe
+/// writes a module sees; the whole file when it is smaller). Memory stays bounded: at most twice
+/// this is buffered.
+pub const HOLD_BACK: usize = 64 * 1024;
 
 /// How the module took the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +104,8 @@ struct Running {
     with_sizes: bool,
     delivery: Option<Delivery>,
     open_stream: Option<File>,
+    /// The end of the open stream's file, sent once its hash matched.
+    held: Vec<u8>,
     deadline: Instant,
 }
 
@@ -192,6 +201,7 @@ impl PayloadSink for ModuleSink {
             with_sizes,
             delivery: None,
             open_stream: None,
+            held: Vec::new(),
         });
         Ok(())
     }
@@ -199,6 +209,7 @@ impl PayloadSink for ModuleSink {
     fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError> {
         let run = self.run.as_mut().ok_or(DownloadError::NoPayloadType)?;
         run.open_stream = None;
+        run.held.clear();
         if run.delivery != Some(Delivery::Files) {
             let stream = run.tree.path().join("streams").join(&file.name);
             nix::unistd::mkfifo(&stream, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| {
@@ -233,8 +244,9 @@ impl PayloadSink for ModuleSink {
             let mut out = run
                 .open_for_writing(&stream)?
                 .ok_or_else(|| DownloadError::ExitedEarly(file.name.clone()))?;
-            io::copy(data, &mut out)?;
-            // Kept open until the hash is confirmed (see the module docs).
+            // The tail is held and the stream kept open until the hash is confirmed (see the
+            // module docs).
+            run.held = copy_holding_back(data, &mut out, HOLD_BACK)?;
             run.open_stream = Some(out);
         } else {
             let dir = run.tree.path().join("files");
@@ -246,11 +258,37 @@ impl PayloadSink for ModuleSink {
         Ok(())
     }
 
-    fn file_verified(&mut self, _: &VerifiedFile) -> Result<(), SinkError> {
+    fn file_verified(&mut self, file: &VerifiedFile) -> Result<(), SinkError> {
         if let Some(run) = &mut self.run {
-            run.open_stream = None;
+            let held = std::mem::take(&mut run.held);
+            if let Some(mut stream) = run.open_stream.take() {
+                stream
+                    .write_all(&held)
+                    .map_err(|_| DownloadError::ExitedEarly(file.name.clone()))?;
+            }
         }
         Ok(())
+    }
+}
+
+/// Copies `data` into `out` except its last `hold` bytes (all of it when shorter), which it
+/// returns. At most `2 * hold` plus one read are buffered.
+fn copy_holding_back(data: &mut dyn Read, out: &mut File, hold: usize) -> io::Result<Vec<u8>> {
+    let mut pending: Vec<u8> = Vec::with_capacity(2 * hold);
+    let mut buf = vec![0u8; hold.max(8192)];
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => return Ok(pending),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        pending.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if pending.len() >= 2 * hold {
+            let send = pending.len() - hold;
+            out.write_all(pending.get(..send).unwrap_or_default())?;
+            pending.drain(..send);
+        }
     }
 }
 
@@ -351,5 +389,6 @@ impl Running {
             process::kill_group(&mut child);
         }
         self.open_stream = None;
+        self.held.clear();
     }
 }

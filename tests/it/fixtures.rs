@@ -636,6 +636,12 @@ impl Art {
         }
     }
 
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self {
+            members: untar(bytes),
+        }
+    }
+
     pub fn get(&self, name: &str) -> &[u8] {
         &self
             .members

@@ -26,6 +26,7 @@ mod large;
 mod modules;
 mod robustness;
 mod rootfs;
+mod stream_tail;
 mod streaming;
 mod strictness;
 #[cfg(feature = "pkcs11")]
