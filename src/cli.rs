@@ -56,6 +56,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the configuration strictly, as a provisioning pipeline wants it: loads mender.conf,
+    /// every verify key (ArtifactVerifyKey/ArtifactVerifyKeys), the device type, the A/B
+    /// partitions and the settings file exactly as every command does. Exit 0 when all of it is
+    /// usable, 2 on any problem — including one verify-key entry that cannot be used, which the
+    /// other commands only warn about while another key is usable.
+    CheckConfig {
+        /// Main Mender configuration file (see `validate --help`).
+        #[arg(long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The settings file (default $ARTIFACT_GATE_CONFIG, else
+        /// /etc/artifact-gate/artifact-gate.toml; a file named here must exist).
+        #[arg(long, value_name = "FILE")]
+        config_file: Option<PathBuf>,
+    },
     /// Print the name of the installed artifact.
     ShowArtifact,
     /// Print the device's provides, one key=value per line.
@@ -252,8 +266,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
     let committing = matches!(cli.command, Command::Commit(_));
     match cli.command {
         Command::Validate(args) => {
-            let signature =
+            let (signature, broken) =
                 setup::signature_policy(&paths, &args.keys.source(), args.allow_unsigned)?;
+            warn_broken_keys(&broken);
             let options = ReadOptions {
                 signature,
                 device: DeviceFacts {
@@ -275,7 +290,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Read(args) => {
             // `read` describes; without a key it still checks every checksum and says plainly
             // that the signature was not verified.
-            let signature = setup::signature_policy(&paths, &args.keys.source(), true)?;
+            let (signature, broken) = setup::signature_policy(&paths, &args.keys.source(), true)?;
+            warn_broken_keys(&broken);
             let options = ReadOptions {
                 signature,
                 device: DeviceFacts::default(),
@@ -325,6 +341,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 return Ok(0);
             }
             let mut ctx = setup::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
+            warn_broken_keys(&ctx.broken_keys);
             ctx.limits = args.limits.resolve()?;
             let input = setup::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
             let size = std::fs::metadata(&args.artifact)
@@ -384,7 +401,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let store = Store::new(&paths.datastore_dir);
             let provides = store.provides().map_err(|e| Error::Install(e.into()))?;
             let pending = store.pending().map_err(|e| Error::Install(e.into()))?;
-            let report = standalone::status(&paths)?;
+            let mut report = standalone::status(&paths)?;
+            let broken = setup::broken_keys(&paths, None);
+            if let Value::Object(map) = &mut report {
+                map.insert("broken_verify_keys".to_owned(), json!(broken));
+            }
             let mut out = io::stdout().lock();
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
@@ -404,9 +425,26 @@ fn run(cli: Cli) -> Result<u8, Error> {
                         }
                     ),
                 };
-                format!("Installed artifact: {installed}\nPending install: {waiting}")
+                let mut text =
+                    format!("Installed artifact: {installed}\nPending install: {waiting}");
+                for key in &broken {
+                    text.push_str(&format!("\nUnusable verify key: {key}"));
+                }
+                text
             };
             writeln!(out, "{text}").map_err(Error::Output)?;
+            Ok(0)
+        }
+        Command::CheckConfig {
+            config,
+            config_file,
+        } => {
+            let report = setup::check_config(&paths, config.as_deref(), config_file.as_deref())?;
+            let mut out = io::stdout().lock();
+            for line in report {
+                writeln!(out, "{line}").map_err(Error::Output)?;
+            }
+            writeln!(out, "configuration OK").map_err(Error::Output)?;
             Ok(0)
         }
         Command::ShowArtifact => {
@@ -432,6 +470,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(0)
         }
+    }
+}
+
+/// One stderr line per configured verify key that is not used, on every verdict.
+fn warn_broken_keys(broken: &[crate::config::BrokenKey]) {
+    for key in broken {
+        eprintln!("artifact-gate: warning: verify key not used: {key}");
     }
 }
 

@@ -143,6 +143,21 @@ pub enum ConfigError {
         /// Why.
         source: crate::signature::token::TokenError,
     },
+    /// Keys are configured, but not one of them can be used (fail closed: verification is
+    /// never turned off by a broken key list).
+    #[error(
+        "none of the {} configured verify keys can be used: {}",
+        .0.len(),
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    NoUsableKey(Vec<BrokenKey>),
+    /// `check-config`: some configured verify keys cannot be used.
+    #[error(
+        "{} of the configured verify keys cannot be used: {}",
+        .0.len(),
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    BrokenKeys(Vec<BrokenKey>),
     /// No key is configured and unsigned artifacts were not explicitly allowed.
     #[error(
         "no verification key configured (give -k/--key, or set ArtifactVerifyKey or \
@@ -291,29 +306,99 @@ fn non_empty(path: &Path, key: &'static str, value: &str) -> Result<String, Conf
     Ok(value.to_owned())
 }
 
-/// Reads and decodes every key file, and opens every `pkcs11:` key in its token; any failure is
-/// an error (fail closed).
-pub fn load_keys(paths: &[String]) -> Result<Option<KeyRing>, ConfigError> {
-    let mut keys = Vec::with_capacity(paths.len());
-    for path in paths {
-        if Pkcs11Uri::is_uri(path) {
-            keys.push(open_token_key(path)?);
-            continue;
-        }
-        let bytes = read_small_file(Path::new(path)).map_err(|source| ConfigError::KeyRead {
-            path: path.clone(),
-            source,
-        })?;
-        let key = PublicKey::from_file_bytes(&bytes).map_err(|source| ConfigError::Key {
-            path: path.clone(),
-            source,
-        })?;
-        keys.push(TrustedKey {
-            label: path.clone(),
-            key,
-        });
+/// A configured verify key that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BrokenKey {
+    /// The entry as configured (a `pkcs11:` URI with any PIN hidden).
+    pub entry: String,
+    /// Why it cannot be used.
+    pub reason: String,
+}
+
+impl std::fmt::Display for BrokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.reason)
     }
+}
+
+/// The keys of a configured key list that can be used, and those that cannot.
+#[derive(Debug, Clone)]
+pub struct LoadedKeys {
+    /// The usable keys, in list order (`None` when the list is empty).
+    pub ring: Option<KeyRing>,
+    /// Every entry that cannot be used, with its reason.
+    pub broken: Vec<BrokenKey>,
+}
+
+/// Reads and decodes every key file, and opens every `pkcs11:` key in its token; any failure is
+/// an error (for keys an operator named on the command line, and `check-config`).
+pub fn load_keys(paths: &[String]) -> Result<Option<KeyRing>, ConfigError> {
+    let keys = paths
+        .iter()
+        .map(|path| load_key(path))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(KeyRing::new(keys))
+}
+
+/// Loads a configured key list (`ArtifactVerifyKeys`), keeping every entry that can be used and
+/// naming every one that cannot. Verifying with fewer trusted keys is never weaker verification,
+/// so one stale entry must not stop every update; with entries configured and none usable it is
+/// [`ConfigError::NoUsableKey`], never "no key" (which could mean unsigned artifacts pass).
+pub fn load_key_list(paths: &[String]) -> Result<LoadedKeys, ConfigError> {
+    let mut keys = Vec::with_capacity(paths.len());
+    let mut broken = Vec::new();
+    for path in paths {
+        match load_key(path) {
+            Ok(key) => keys.push(key),
+            Err(e) => broken.push(BrokenKey {
+                entry: redacted_entry(path),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    if keys.is_empty() && !broken.is_empty() {
+        return Err(ConfigError::NoUsableKey(broken));
+    }
+    Ok(LoadedKeys {
+        ring: KeyRing::new(keys),
+        broken,
+    })
+}
+
+/// A key entry as messages show it: a `pkcs11:` URI only up to its first attribute separator
+/// (its attributes may hold a PIN).
+fn redacted_entry(entry: &str) -> String {
+    if Pkcs11Uri::is_uri(entry) {
+        match Pkcs11Uri::parse(entry) {
+            Ok(uri) => uri.to_string(),
+            Err(_) => entry
+                .split(['?', ';'])
+                .next()
+                .unwrap_or("pkcs11:")
+                .to_owned(),
+        }
+    } else {
+        entry.to_owned()
+    }
+}
+
+/// One key file, or one `pkcs11:` key opened in its token.
+fn load_key(path: &str) -> Result<TrustedKey, ConfigError> {
+    if Pkcs11Uri::is_uri(path) {
+        return open_token_key(path);
+    }
+    let bytes = read_small_file(Path::new(path)).map_err(|source| ConfigError::KeyRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    let key = PublicKey::from_file_bytes(&bytes).map_err(|source| ConfigError::Key {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(TrustedKey {
+        label: path.to_owned(),
+        key,
+    })
 }
 
 /// A `pkcs11:` key: parsed, then found in its token (issue #7). Messages show the URI with any

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{self, ConfigError, MenderConfig, MenderPaths};
+use crate::config::{self, BrokenKey, ConfigError, MenderConfig, MenderPaths};
 use crate::error::Error;
 use crate::install::bootenv::BootEnv;
 use crate::install::rootfs::RootfsLayout;
@@ -34,12 +34,13 @@ pub fn install_context(
     allow_unsigned: bool,
 ) -> Result<InstallContext, Error> {
     let conf = MenderConfig::load(paths, keys.config)?;
-    let signature = signature_policy(paths, keys, allow_unsigned)?;
+    let (signature, broken_keys) = signature_policy(paths, keys, allow_unsigned)?;
     let device_type = config::read_device_type(paths, &conf)?;
     let module_timeout = seconds_setting(&conf, "ModuleTimeoutSeconds", DEFAULT_MODULE_TIMEOUT)?;
     Ok(InstallContext {
         paths: paths.clone(),
         signature,
+        broken_keys,
         device_type,
         module_timeout,
         script_timeout: seconds_setting(
@@ -116,21 +117,25 @@ const DEFAULT_SCRIPT_TIMEOUT: u64 = 3_600;
 const DEFAULT_MODULE_TIMEOUT: u64 = 14_400;
 
 /// Decides the signature policy: `-k` keys, else mender.conf keys; with none, refuse unless
-/// unsigned artifacts were explicitly allowed.
+/// unsigned artifacts were explicitly allowed. Also returns the mender.conf key entries that
+/// cannot be used (the usable ones verify; with none usable it is an error). A `-k` key that
+/// cannot be used is an error: the operator named it for this command.
 pub fn signature_policy(
     paths: &MenderPaths,
     keys: &KeySource<'_>,
     allow_unsigned: bool,
-) -> Result<SignaturePolicy, Error> {
-    let key_paths: Vec<String> = if keys.keys.is_empty() {
+) -> Result<(SignaturePolicy, Vec<BrokenKey>), Error> {
+    let (ring, broken) = if keys.keys.is_empty() {
         let conf = MenderConfig::load(paths, keys.config)?;
-        conf.verify_key_paths()?
+        let loaded = config::load_key_list(&conf.verify_key_paths()?)?;
+        (loaded.ring, loaded.broken)
     } else {
-        keys.keys.iter().map(|p| p.display().to_string()).collect()
+        let key_paths: Vec<String> = keys.keys.iter().map(|p| p.display().to_string()).collect();
+        (config::load_keys(&key_paths)?, Vec::new())
     };
-    match config::load_keys(&key_paths)? {
-        Some(ring) => Ok(SignaturePolicy::Required(ring)),
-        None if allow_unsigned => Ok(SignaturePolicy::DangerAllowUnsigned),
+    match ring {
+        Some(ring) => Ok((SignaturePolicy::Required(ring), broken)),
+        None if allow_unsigned => Ok((SignaturePolicy::DangerAllowUnsigned, broken)),
         None => {
             let conf = keys
                 .config
@@ -141,6 +146,65 @@ pub fn signature_policy(
             Err(ConfigError::NoKeys(conf).into())
         }
     }
+}
+
+/// Every mender.conf verify-key entry that cannot be used (for `status` and the daemon), or
+/// the reason the list itself cannot be read.
+pub fn broken_keys(paths: &MenderPaths, config: Option<&Path>) -> Vec<BrokenKey> {
+    let listed = MenderConfig::load(paths, config).and_then(|conf| conf.verify_key_paths());
+    match listed.and_then(|list| config::load_key_list(&list)) {
+        Ok(loaded) => loaded.broken,
+        Err(ConfigError::NoUsableKey(broken)) => broken,
+        Err(e) => vec![BrokenKey {
+            entry: "mender.conf".to_owned(),
+            reason: e.to_string(),
+        }],
+    }
+}
+
+/// `check-config`: loads mender.conf, the settings and every key as every command does, and
+/// fails on any problem, including a single verify-key entry that cannot be used (which other
+/// commands only warn about). Returns what it checked, for the report.
+pub fn check_config(
+    paths: &MenderPaths,
+    config: Option<&Path>,
+    settings: Option<&Path>,
+) -> Result<Vec<String>, Error> {
+    let mut report = Vec::new();
+    let conf = MenderConfig::load(paths, config)?;
+    let entries = conf.verify_key_paths()?;
+    let loaded = config::load_key_list(&entries)?;
+    if !loaded.broken.is_empty() {
+        return Err(ConfigError::BrokenKeys(loaded.broken).into());
+    }
+    if entries.is_empty() {
+        return Err(ConfigError::NoKeys(
+            config
+                .map_or_else(|| paths.main_config(), Path::to_path_buf)
+                .display()
+                .to_string(),
+        )
+        .into());
+    }
+    report.push(format!(
+        "verify keys: {} usable ({})",
+        entries.len(),
+        entries.join(", ")
+    ));
+    let ctx = install_context(paths, &KeySource { keys: &[], config }, false)?;
+    report.push(format!("device type: {}", ctx.device_type));
+    report.push(match &ctx.rootfs {
+        Some(layout) => format!(
+            "A/B partitions: {} and {}",
+            layout.part_a.display(),
+            layout.part_b.display()
+        ),
+        None => "A/B partitions: not configured (rootfs-image updates are refused)".to_owned(),
+    });
+    crate::daemon::config::DaemonConfig::load(settings)
+        .map_err(|e| ConfigError::Settings(e.to_string()))?;
+    report.push("settings: ok".to_owned());
+    Ok(report)
 }
 
 /// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf).

@@ -92,6 +92,7 @@ async fn status(daemon: &Arc<Daemon>) -> Response<Body> {
         if let Value::Object(map) = &mut report {
             map.insert("operation".to_owned(), d.activity());
             map.insert("last_boot_check".to_owned(), d.last_resume());
+            map.insert("broken_verify_keys".to_owned(), d.broken_keys());
         }
         Ok::<_, String>(report)
     })

@@ -88,6 +88,8 @@ pub struct Daemon {
     group: Option<u32>,
     operation: Mutex<Option<Activity>>,
     last_resume: Mutex<Value>,
+    /// The mender.conf verify-key entries that could not be used when keys were last loaded.
+    broken_keys: Mutex<Vec<crate::config::BrokenKey>>,
     /// Set when the service is stopping: a running download stops before activation.
     cancel: Arc<AtomicBool>,
     /// The same, for the tasks that pump uploads.
@@ -198,7 +200,21 @@ impl Daemon {
             ctx.bootenv = BootEnv::Grub(GrubEnv::with_system_lock(dir.clone()));
         }
         self.config.limits.apply(&mut ctx.limits);
+        *self
+            .broken_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ctx.broken_keys.clone();
         Ok(ctx)
+    }
+
+    /// The unusable verify-key entries, for `GET /v1/status`.
+    fn broken_keys(&self) -> Value {
+        json!(
+            *self
+                .broken_keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        )
     }
 
     /// The reboot cycle's second half, run once at start.
@@ -277,14 +293,18 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
         group,
         operation: Mutex::new(None),
         last_resume: Mutex::new(Value::Null),
+        broken_keys: Mutex::new(Vec::new()),
         cancel: Arc::new(AtomicBool::new(false)),
         stop: tokio::sync::watch::channel(false).0,
     });
     // Keys, device type and partitions are checked now: a device that cannot verify must not
     // report itself ready.
-    daemon
+    let ctx = daemon
         .context()
         .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    for key in &ctx.broken_keys {
+        tracing::warn!("verify key not used (the other keys verify): {key}");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(8)

@@ -37,6 +37,8 @@ pub struct InstallContext {
     pub paths: MenderPaths,
     /// Signature policy.
     pub signature: SignaturePolicy,
+    /// mender.conf verify-key entries that cannot be used (the others verify).
+    pub broken_keys: Vec<crate::config::BrokenKey>,
     /// The device type (from the device_type file).
     pub device_type: String,
     /// `ModuleTimeoutSeconds`.

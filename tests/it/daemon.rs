@@ -157,7 +157,7 @@ fn curl_as(
     )
 }
 
-fn env_of(s: &Scratch) -> Vec<(String, OsString)> {
+pub(crate) fn env_of(s: &Scratch) -> Vec<(String, OsString)> {
     let root = s.root();
     vec![
         ("MENDER_CONF_DIR".into(), root.join("etc").into()),

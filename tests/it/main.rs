@@ -22,6 +22,7 @@ mod fixtures;
 mod https;
 mod install;
 mod install_rejections;
+mod key_list;
 mod large;
 mod modules;
 mod robustness;
