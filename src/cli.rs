@@ -343,6 +343,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let mut ctx = setup::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
             warn_broken_keys(&ctx.broken_keys);
             ctx.limits = args.limits.resolve()?;
+            first_start_bootstrap(&ctx, &args.artifact)?;
             let input = setup::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
             let size = std::fs::metadata(&args.artifact)
                 .ok()
@@ -471,6 +472,29 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
     }
+}
+
+/// At the first start (no artifact installed yet), `<datastore>/bootstrap.mender` is installed
+/// before the requested artifact, as the daemon does; a refused one is reported and left alone.
+fn first_start_bootstrap(
+    ctx: &standalone::InstallContext,
+    requested: &std::path::Path,
+) -> Result<(), Error> {
+    let path = crate::install::bootstrap::bootstrap_path(ctx);
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same(requested, &path) {
+        // Installing the bootstrap artifact itself: the requested install is the bootstrap.
+        return Ok(());
+    }
+    let accept_unsigned = DaemonConfig::load(None)
+        .map_err(|e| ConfigError::Settings(e.to_string()))?
+        .update
+        .accept_unsigned_bootstrap;
+    let done = crate::install::bootstrap::install_bootstrap(ctx, accept_unsigned);
+    if let Some(line) = done.describe() {
+        eprintln!("artifact-gate: {line}");
+    }
+    Ok(())
 }
 
 /// One stderr line per configured verify key that is not used, on every verdict.

@@ -70,6 +70,10 @@ pub struct UpdateConfig {
     pub reboot_after_install: bool,
     /// The reboot command.
     pub reboot_command: Vec<String>,
+    /// At the first start, install an unsigned `<datastore>/bootstrap.mender` although verify
+    /// keys are configured, provided its payload is empty (provides only). Off by default: a
+    /// bootstrap artifact then verifies like any other.
+    pub accept_unsigned_bootstrap: bool,
 }
 
 impl Default for UpdateConfig {
@@ -78,6 +82,7 @@ impl Default for UpdateConfig {
             auto_commit: true,
             reboot_after_install: false,
             reboot_command: vec!["systemctl".to_owned(), "reboot".to_owned()],
+            accept_unsigned_bootstrap: false,
         }
     }
 }

@@ -217,6 +217,24 @@ impl Daemon {
         )
     }
 
+    /// At the first start, `<datastore>/bootstrap.mender` (spec §5.6), verified like any other
+    /// artifact; what happened is logged.
+    fn bootstrap(&self) {
+        let Ok(ctx) = self.context() else {
+            // Start-up already checked the context; a later failure is the next install's.
+            return;
+        };
+        let accept = self.config.update.accept_unsigned_bootstrap;
+        let done = crate::install::bootstrap::install_bootstrap(&ctx, accept);
+        match (&done, done.describe()) {
+            (crate::install::bootstrap::Bootstrap::Refused { .. }, Some(line)) => {
+                tracing::warn!("{line}");
+            }
+            (_, Some(line)) => tracing::info!("{line}"),
+            (_, None) => {}
+        }
+    }
+
     /// The reboot cycle's second half, run once at start.
     fn resume(&self) -> Value {
         let result = self.context().and_then(|ctx| {
@@ -395,7 +413,8 @@ async fn serve(
         let d = daemon.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            d.resume()
+            d.resume();
+            d.bootstrap();
         })
         .await;
     }

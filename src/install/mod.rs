@@ -1,10 +1,10 @@
-//! The install step: what happens to a verified payload (issue #3, in progress).
-//!
-//! So far: the Update Module v3 file tree and state calls ([`module`]) and the streaming
-//! `Download` into a module ([`download`]). Streaming a payload into
-//! a module, A/B rootfs writes and the `install`/`commit`/`rollback` commands build on these.
+//! The install step: what happens to a verified payload. The Update Module v3 file tree and
+//! state calls ([`module`]), the streaming `Download` into a module ([`download`]), A/B rootfs
+//! writes ([`rootfs`]), the `install`/`commit`/`rollback` flow ([`standalone`]), the post-reboot
+//! check ([`resume`]) and the first-start bootstrap artifact ([`bootstrap`]).
 
 pub mod bootenv;
+pub mod bootstrap;
 pub mod download;
 pub mod grubenv;
 pub mod module;

@@ -13,6 +13,7 @@
 
 mod accept;
 mod attacks;
+mod bootstrap;
 mod cli;
 mod daemon;
 mod differential;
