@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::daemon::{Daemon, env_of};
-use crate::fixtures::{Scratch, app_artifact, app_target, fx, module_device};
+use crate::fixtures::{Scratch, app_artifact, app_target, fx, module_device, run_ok};
 
 /// A bootstrap artifact written by the real mender-artifact: signed by `key` when given.
 fn bootstrap(s: &Scratch, name: &str, key: Option<&str>) -> Vec<u8> {
@@ -31,12 +31,7 @@ fn bootstrap(s: &Scratch, name: &str, key: Option<&str>) -> Vec<u8> {
     if let Some(key) = key {
         cmd.arg("-k").arg(fx().path(key));
     }
-    let done = cmd.output().unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    run_ok(&mut cmd);
     std::fs::read(out).unwrap()
 }
 

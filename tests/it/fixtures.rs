@@ -311,6 +311,13 @@ pub fn pax_record(body: &str) -> Vec<u8> {
 pub fn tar_with_pax(members: &[Member], before: usize, records: &[u8]) -> Vec<u8> {
     let mut out = tar(&members[..before], Dialect::Ustar);
     out.truncate(out.len() - 1024);
+    push_pax_header(&mut out, records);
+    out.extend(tar(&members[before..], Dialect::Ustar));
+    out
+}
+
+/// Appends a PAX `x` header holding `records` to a tar being written.
+fn push_pax_header(out: &mut Vec<u8>, records: &[u8]) {
     let mut x = tar::Header::new_ustar();
     x.set_entry_type(tar::EntryType::XHeader);
     x.set_path("PaxHeaders/x").unwrap();
@@ -319,9 +326,18 @@ pub fn tar_with_pax(members: &[Member], before: usize, records: &[u8]) -> Vec<u8
     x.set_cksum();
     out.extend_from_slice(x.as_bytes());
     out.extend_from_slice(records);
-    pad(&mut out);
-    out.extend(tar(&members[before..], Dialect::Ustar));
-    out
+    pad(out);
+}
+
+/// Runs a tool the fixtures need (mender-artifact, openssl), failing the test with its stderr.
+#[track_caller]
+pub fn run_ok(command: &mut Command) {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Every file and directory below `dir`, relative to it (empty when `dir` is absent).
@@ -474,24 +490,12 @@ pub fn tar(members: &[Member], dialect: Dialect) -> Vec<u8> {
         let size = m.size_override.unwrap_or(m.data.len() as u64);
         if let Dialect::Pax = dialect {
             // A PAX 'x' record carrying the path and size, as Go writes for large members.
-            let mut records = Vec::new();
-            for (k, v) in [("path", m.name.clone()), ("size", size.to_string())] {
-                let body = format!(" {k}={v}\n");
-                let mut len = body.len() + 1;
-                while format!("{len}{body}").len() != len {
-                    len += 1;
-                }
-                records.extend_from_slice(format!("{len}{body}").as_bytes());
-            }
-            let mut x = tar::Header::new_ustar();
-            x.set_entry_type(tar::EntryType::XHeader);
-            x.set_path("PaxHeaders/x").unwrap();
-            x.set_size(records.len() as u64);
-            x.set_mode(0o600);
-            x.set_cksum();
-            out.extend_from_slice(x.as_bytes());
-            out.extend_from_slice(&records);
-            pad(&mut out);
+            let records = [
+                pax_record(&format!("path={}", m.name)),
+                pax_record(&format!("size={size}")),
+            ]
+            .concat();
+            push_pax_header(&mut out, &records);
             header.set_path("pax-short-name").unwrap();
             header.set_size(size.min(0o77777777777));
         } else {
@@ -800,8 +804,8 @@ pub fn app_artifact(s: &Scratch, name: &str, content: &str, extra: &[&str]) -> P
     .unwrap();
     std::fs::write(dir.join("filename"), "app.conf").unwrap();
     std::fs::write(dir.join("permissions"), "644").unwrap();
-    let out = Command::new("mender-artifact")
-        .current_dir(&dir)
+    let mut cmd = Command::new("mender-artifact");
+    cmd.current_dir(&dir)
         .args(["write", "module-image", "-T", "single-file", "-n", name])
         .args(["-t", "beaglebone", "-f", "app.conf", "-f", "dest_dir"])
         .args([
@@ -814,14 +818,8 @@ pub fn app_artifact(s: &Scratch, name: &str, content: &str, extra: &[&str]) -> P
             "-k",
         ])
         .arg(fx().path("rsa.key"))
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(extra);
+    run_ok(&mut cmd);
     dir.join("app.mender")
 }
 

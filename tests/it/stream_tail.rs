@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use crate::fixtures::{
-    Art, Dialect, Scratch, assert_nothing_left, fx, keyed_device, tar, tree_of, untar,
+    Art, Dialect, Scratch, assert_nothing_left, fx, keyed_device, run_ok, tar, tree_of, untar,
 };
 
 /// Copies every stream to `<sandbox>/copy-<name>` while reading it.
@@ -42,18 +42,13 @@ fn big_artifact(s: &Scratch) -> Vec<u8> {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(dir.join("big.bin"), &big).unwrap();
-    let out = Command::new("mender-artifact")
-        .current_dir(&dir)
-        .args(["write", "module-image", "-T", "single-file", "-n", "big"])
-        .args(["-t", "beaglebone", "-f", "big.bin", "-o", "big.mender"])
-        .args(["--compression", "none", "-k"])
-        .arg(fx().path("rsa.key"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("mender-artifact")
+            .current_dir(&dir)
+            .args(["write", "module-image", "-T", "single-file", "-n", "big"])
+            .args(["-t", "beaglebone", "-f", "big.bin", "-o", "big.mender"])
+            .args(["--compression", "none", "-k"])
+            .arg(fx().path("rsa.key")),
     );
     std::fs::read(dir.join("big.mender")).unwrap()
 }

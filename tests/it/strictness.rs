@@ -298,19 +298,14 @@ fn artifact_strings_are_printed_escaped_by_an_unsigned_read() {
     // `read` describes unsigned artifacts too: a control byte in a name or provides value must
     // reach the terminal escaped.
     let dir = Scratch::new();
-    let out = std::process::Command::new("mender-artifact")
-        .current_dir(fx().root.as_path())
-        .args(["write", "module-image", "-T", "single-file", "-n"])
-        .arg("evil\u{1b}[2Jname")
-        .args(["-t", "beaglebone", "-f", "f1.txt", "--compression", "none"])
-        .args(["-p", "rootfs-image.version:v\u{7}1", "-o"])
-        .arg(dir.root().join("evil.mender"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::fixtures::run_ok(
+        std::process::Command::new("mender-artifact")
+            .current_dir(fx().root.as_path())
+            .args(["write", "module-image", "-T", "single-file", "-n"])
+            .arg("evil\u{1b}[2Jname")
+            .args(["-t", "beaglebone", "-f", "f1.txt", "--compression", "none"])
+            .args(["-p", "rootfs-image.version:v\u{7}1", "-o"])
+            .arg(dir.root().join("evil.mender")),
     );
     let path = dir.root().join("evil.mender");
     let v = dir.run(&["read", path.to_str().unwrap()]);
