@@ -169,10 +169,13 @@ fn tls_words(error: &rustls::Error, server_certificate: Option<&Path>) -> String
     };
     let rustls::Error::InvalidCertificate(cert) = error else {
         return match error {
-            rustls::Error::AlertReceived(alert) => format!(
-                "the TLS handshake failed: the server sent the alert '{}'",
-                u8::from(*alert)
-            ),
+            rustls::Error::AlertReceived(alert) => {
+                let code = u8::from(*alert);
+                format!(
+                    "the TLS handshake failed: the server sent TLS alert {code} ({})",
+                    alert_words(code)
+                )
+            }
             _ => "the TLS handshake with the server failed (no common protocol version or \
                   cipher suite, or a malformed TLS message)"
                 .to_owned(),
@@ -201,6 +204,19 @@ fn tls_words(error: &rustls::Error, server_certificate: Option<&Path>) -> String
              accepted only from an issuer among {trusted}"
         ),
         _ => format!("the server's certificate cannot be verified against {trusted}"),
+    }
+}
+
+/// The TLS alerts a server sends when it refuses a client (RFC 8446 §6), in words.
+fn alert_words(code: u8) -> &'static str {
+    match code {
+        40 => "handshake failure: no common cipher suite or parameters",
+        42 | 46 => "the server does not accept this client's certificate",
+        48 => "the server does not know the issuer of this client's certificate",
+        70 => "no common TLS protocol version",
+        112 => "the server does not serve the host name in the URL",
+        116 => "the server requires a client certificate",
+        _ => "see RFC 8446 section 6 for the code",
     }
 }
 

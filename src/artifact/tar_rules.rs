@@ -191,8 +191,15 @@ struct PaxFacts {
 
 /// Checks every record of one PAX extended header, as Go's archive/tar parses them
 /// (`parsePAXRecord`, `validPAXRecord`, `mergePAX`), and returns its `path` and `size`.
+#[cfg(test)]
 fn check_pax(records: &[u8]) -> Result<PaxFacts, PaxDefect> {
     let mut facts = PaxFacts::default();
+    check_pax_into(records, &mut facts).map(|()| facts)
+}
+
+/// [`check_pax`], filling `facts` as it goes: on a defect, `facts` holds what the well-formed
+/// records before it said (a `path` among them names the member in the error).
+fn check_pax_into(records: &[u8], facts: &mut PaxFacts) -> Result<(), PaxDefect> {
     let mut keys: Vec<&[u8]> = Vec::new();
     let mut rest = records;
     let mut record = 0;
@@ -261,7 +268,7 @@ fn check_pax(records: &[u8]) -> Result<PaxFacts, PaxDefect> {
         }
         rest = next;
     }
-    Ok(facts)
+    Ok(())
 }
 
 /// A PAX numeric value: decimal digits (and, for times, an optional fraction after a `.`),
@@ -393,13 +400,11 @@ impl<R: Read> ExtensionGuard<R> {
 
     /// A PAX header's records have all arrived: check them now, report at the next member.
     fn pax_complete(&mut self, records: &[u8]) {
-        match check_pax(records) {
-            Ok(facts) => self.pending_size = facts.size,
-            Err(defect) => {
-                // The path record, if one parsed before the defect, names the member best.
-                let path = check_pax_prefix_path(records);
-                self.pending_defect = Some((defect, path));
-            }
+        let mut facts = PaxFacts::default();
+        match check_pax_into(records, &mut facts) {
+            Ok(()) => self.pending_size = facts.size,
+            // A path record that parsed before the defect names the member best.
+            Err(defect) => self.pending_defect = Some((defect, facts.path)),
         }
     }
 
@@ -468,22 +473,6 @@ impl<R: Read> Read for ExtensionGuard<R> {
         self.observe(buf.get(..n).unwrap_or_default())?;
         Ok(n)
     }
-}
-
-/// The `path` of a PAX header whose records are malformed further on: the well-formed records
-/// before the first defect, if one of them is a NUL-free `path`.
-fn check_pax_prefix_path(records: &[u8]) -> Option<Vec<u8>> {
-    let mut rest = records;
-    while let Some(space) = rest.iter().position(|b| *b == b' ') {
-        let len: usize = std::str::from_utf8(rest.get(..space)?).ok()?.parse().ok()?;
-        let (this, next) = rest.split_at_checked(len)?;
-        let body = this.strip_suffix(b"\n")?.get(space + 1..)?;
-        if let Some(path) = body.strip_prefix(b"path=") {
-            return (!path.contains(&0)).then(|| path.to_vec());
-        }
-        rest = next;
-    }
-    None
 }
 
 struct Kind(tar::EntryType);

@@ -44,25 +44,25 @@ pub enum Bootstrap {
 impl Bootstrap {
     /// One log line for what happened, or `None` when there was nothing to do.
     pub fn describe(&self) -> Option<String> {
-        let path = "the bootstrap artifact";
+        let what = "the bootstrap artifact";
         match self {
             Self::NotFirstStart | Self::Absent => None,
             Self::Installed {
                 artifact_name,
                 pending: false,
             } => Some(format!(
-                "{path} {} is installed (first start)",
+                "{what} {} is installed (first start)",
                 crate::escape::quoted(artifact_name)
             )),
             Self::Installed {
                 artifact_name,
                 pending: true,
             } => Some(format!(
-                "{path} {} is installed and waits for commit (first start)",
+                "{what} {} is installed and waits for commit (first start)",
                 crate::escape::quoted(artifact_name)
             )),
             Self::Refused { reason } => {
-                Some(format!("{path} was refused and left in place: {reason}"))
+                Some(format!("{what} was refused and left in place: {reason}"))
             }
         }
     }
