@@ -12,6 +12,9 @@ cargo clippy --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked --all-targets 2>&1 | tee "$log"
+# The doctests: among them the compile_fail proofs that no code outside a stage can build what
+# that stage mints (a VerifiedArtifact, a CheckedHeader, a PayloadName...).
+cargo test --locked --doc 2>&1 | tee -a "$log"
 # One closing line over every test binary (unit and integration tests).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 # The systemd units: systemd-analyze verify, and a security exposure of 3.0 or less.

@@ -15,6 +15,14 @@
 //! The install step sits on the sink: [`install`] streams into Update Modules or the inactive
 //! partition, and activates only after [`artifact::read_artifact`] returned `Ok`.
 //!
+//! Each check mints a proof that only it can build (private fields, `compile_fail` doctests):
+//! [`signature::VerifiedManifest`] (the signature), [`names::PayloadName`] and
+//! [`names::ScriptName`] (the name rules), [`artifact::CheckedHeader`] (the header's hash and
+//! parse), [`artifact::VerifiedFile`] (one file's hash) and [`artifact::VerifiedArtifact`] (the
+//! whole read). Activation — [`install::rootfs::RootfsSink::activate`] and
+//! [`install::download::ModuleSink::finish`] — takes a `VerifiedArtifact` and refuses one whose
+//! manifest is not the one the installer was fed.
+//!
 //! Parsing, cryptography and policy are synchronous and free of side effects; I/O lives at the
 //! edges: [`config`] (mender.conf, key files), [`source`] (files, stdin, HTTPS), [`install`]
 //! (modules, partitions, boot environment, state) and [`cli`].

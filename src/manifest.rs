@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::io::Sha256Digest;
-use crate::names::{self, NameError};
+use crate::names::{self, NameError, PayloadName};
 
 /// Prefix of the manifest paths of payload 0's files.
 pub const PAYLOAD_PREFIX: &str = "data/0000/";
@@ -25,7 +25,7 @@ pub struct Manifest {
     header_name: String,
     header: Sha256Digest,
     /// Payload file name (without `data/0000/`) → digest, in manifest order.
-    payload: Vec<(String, Sha256Digest)>,
+    payload: Vec<(PayloadName, Sha256Digest)>,
 }
 
 /// Why a manifest was refused. `line` counts from 1.
@@ -136,7 +136,7 @@ impl Manifest {
 
         let mut version = None;
         let mut header: Option<(String, Sha256Digest)> = None;
-        let mut payload: Vec<(String, Sha256Digest)> = Vec::new();
+        let mut payload: Vec<(PayloadName, Sha256Digest)> = Vec::new();
         let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
         for (index, text_line) in lines.iter().enumerate() {
             let line = index + 1;
@@ -158,14 +158,14 @@ impl Manifest {
                 }
                 header = Some((path.to_owned(), digest));
             } else if let Some(name) = path.strip_prefix(PAYLOAD_PREFIX) {
-                names::check_payload_name(name, max_name_len).map_err(|reason| {
+                let name = names::check_payload_name(name, max_name_len).map_err(|reason| {
                     ManifestError::BadName {
                         line,
                         path: path.to_owned(),
                         reason,
                     }
                 })?;
-                payload.push((name.to_owned(), digest));
+                payload.push((name, digest));
             } else {
                 return Err(ManifestError::UnknownPath {
                     line,
@@ -199,7 +199,7 @@ impl Manifest {
     }
 
     /// Payload files (name without `data/0000/`, digest), in manifest order.
-    pub fn payload_files(&self) -> &[(String, Sha256Digest)] {
+    pub fn payload_files(&self) -> &[(PayloadName, Sha256Digest)] {
         &self.payload
     }
 

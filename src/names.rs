@@ -5,7 +5,88 @@
 //! MEN-9056 and MEN-9057 (spec §10) were both about names that escaped their directory; here a
 //! name that could do so is never accepted in the first place.
 
+use std::fmt;
+
 use thiserror::Error;
+
+/// A payload file name that passed [`check_payload_name`]: one plain path component of ASCII
+/// letters, digits and `.,_-`, safe to join under `streams/` or `files/`. Only that check
+/// mints one:
+///
+/// ```compile_fail,E0423
+/// let forged = artifact_gate::names::PayloadName("../../etc/shadow".to_owned());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PayloadName(String);
+
+/// A state-script name that passed [`check_script_name`]
+/// (`Artifact<State>_<Enter|Leave|Error>_<NN>[_<suffix>]`). Only that check mints one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ScriptName(String);
+
+macro_rules! checked_name {
+    ($name:ident) => {
+        impl $name {
+            /// The name.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<std::path::Path> for $name {
+            fn as_ref(&self) -> &std::path::Path {
+                std::path::Path::new(&self.0)
+            }
+        }
+
+        impl AsRef<[u8]> for $name {
+            fn as_ref(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+checked_name!(PayloadName);
+checked_name!(ScriptName);
 
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -73,13 +154,13 @@ pub fn check_file_name(name: &str, max_len: usize) -> Result<(), NameError> {
 /// Checks a payload file name (`data/0000/<name>`, in the manifest and in the payload tar) by
 /// the rule mender-artifact's reader enforces, `^[\w\-.,]+$` with ASCII `\w` (spec §6): letters,
 /// digits and `.,_-` only. Non-ASCII, spaces, `*` and every other character are refused.
-pub fn check_payload_name(name: &str, max_len: usize) -> Result<(), NameError> {
+pub fn check_payload_name(name: &str, max_len: usize) -> Result<PayloadName, NameError> {
     check_file_name(name, max_len)?;
     if name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b',' | b'_' | b'-'))
     {
-        Ok(())
+        Ok(PayloadName(name.to_owned()))
     } else {
         Err(NameError::NotPayloadCharacter)
     }
@@ -99,7 +180,7 @@ pub const ARTIFACT_SCRIPT_STATES: [&str; 6] = [
 /// Checks a state-script name from the header (`scripts/<name>`, spec §5.5):
 /// `Artifact<State>_<Enter|Leave|Error>_<two digits>[_<suffix>]`, the suffix being letters,
 /// digits, `_`, `-` and `.` (never a path).
-pub fn check_script_name(name: &str, max_len: usize) -> Result<(), NameError> {
+pub fn check_script_name(name: &str, max_len: usize) -> Result<ScriptName, NameError> {
     check_file_name(name, max_len)?;
     let mut parts = name.splitn(4, '_');
     let state = parts.next().unwrap_or_default();
@@ -115,7 +196,7 @@ pub fn check_script_name(name: &str, max_len: usize) -> Result<(), NameError> {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
     });
     if state_ok && action_ok && order_ok && suffix_ok {
-        Ok(())
+        Ok(ScriptName(name.to_owned()))
     } else {
         Err(NameError::NotAScriptName)
     }
@@ -151,7 +232,10 @@ mod tests {
     #[test]
     fn payload_names_follow_mender_artifacts_character_set() {
         for ok in ["rootfs.ext4", "x,y-z_1", "A.B", "0"] {
-            assert_eq!(check_payload_name(ok, 255), Ok(()), "{ok}");
+            assert_eq!(
+                check_payload_name(ok, 255).map(|n| n.to_string()),
+                Ok(ok.to_owned())
+            );
         }
         // mender-artifact's reader test refuses `test_update*`.
         for bad in ["test_update*", "é.txt", "a+b", "a:b", "a~", "a\u{202e}b"] {
@@ -173,7 +257,10 @@ mod tests {
             "ArtifactCommit_Leave_99_notify",
             "ArtifactRollbackReboot_Error_10_a.b-c_d",
         ] {
-            assert_eq!(check_script_name(ok, 255), Ok(()), "{ok}");
+            assert_eq!(
+                check_script_name(ok, 255).map(|n| n.to_string()),
+                Ok(ok.to_owned())
+            );
         }
         for bad in [
             "Download_Enter_00",

@@ -51,14 +51,14 @@ pub struct DependsError {
 /// the device does not provide fails the check.
 pub fn check_depends(header: &CheckedHeader, provides: &Provides) -> Result<(), DependsError> {
     let lists = [
-        ("artifact_name", &header.depends_artifact_name),
-        ("artifact_group", &header.depends_artifact_group),
+        ("artifact_name", header.depends_artifact_name()),
+        ("artifact_group", header.depends_artifact_group()),
     ];
     let header_info = lists
         .into_iter()
         .filter(|(_, wanted)| !wanted.is_empty())
-        .map(|(key, wanted)| (key.to_owned(), wanted.clone()));
-    let type_info = header.depends.iter().map(|(k, v)| (k.clone(), v.clone()));
+        .map(|(key, wanted)| (key.to_owned(), wanted.to_vec()));
+    let type_info = header.depends().iter().map(|(k, v)| (k.clone(), v.clone()));
     for (key, wanted) in header_info.chain(type_info) {
         let found = provides.get(&key);
         if !found.is_some_and(|f| wanted.iter().any(|w| w == f)) {
@@ -84,11 +84,11 @@ pub struct DeviceFacts {
 /// Checks `header` against `device`; called before any payload byte is handed on.
 pub fn check(header: &CheckedHeader, device: &DeviceFacts) -> Result<(), PolicyError> {
     if let Some(device_type) = &device.device_type
-        && !header.device_types.iter().any(|t| t == device_type)
+        && !header.device_types().iter().any(|t| t == device_type)
     {
         return Err(PolicyError::IncompatibleDevice {
             device: device_type.clone(),
-            supported: header.device_types.clone(),
+            supported: header.device_types().to_vec(),
         });
     }
     if let Some(provides) = &device.provides {
@@ -100,24 +100,21 @@ pub fn check(header: &CheckedHeader, device: &DeviceFacts) -> Result<(), PolicyE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::PayloadType;
+    use crate::artifact::header::HeaderForTests;
 
-    fn header() -> CheckedHeader {
-        CheckedHeader {
-            payload_type: PayloadType::Named("rootfs-image".into()),
+    fn header() -> HeaderForTests {
+        HeaderForTests {
+            payload_type: Some("rootfs-image".into()),
             artifact_name: "release-2".into(),
-            artifact_group: None,
             device_types: vec!["beaglebone".into()],
-            depends_artifact_name: Vec::new(),
-            depends_artifact_group: Vec::new(),
             provides: [("rootfs-image.version".to_owned(), "release-2".to_owned())].into(),
-            depends: Default::default(),
             clears_provides: Some(vec!["rootfs-image.*".into()]),
-            meta_data: None,
-            scripts: Vec::new(),
-            raw_header_info: Vec::new(),
-            raw_type_info: Vec::new(),
+            ..Default::default()
         }
+    }
+
+    fn checked(h: &HeaderForTests) -> CheckedHeader {
+        h.clone().into()
     }
 
     fn device() -> Provides {
@@ -140,34 +137,37 @@ mod tests {
             provides: None,
         };
         assert!(matches!(
-            check(&header(), &facts),
+            check(&checked(&header()), &facts),
             Err(PolicyError::IncompatibleDevice { .. })
         ));
-        assert_eq!(check(&header(), &DeviceFacts::default()), Ok(()));
+        assert_eq!(check(&checked(&header()), &DeviceFacts::default()), Ok(()));
     }
 
     #[test]
     fn depends_on_name_group_and_type_info_keys() {
         let mut h = header();
-        assert_eq!(check_depends(&h, &device()), Ok(()));
+        assert_eq!(check_depends(&checked(&h), &device()), Ok(()));
         h.depends_artifact_name = vec!["release-0".into(), "release-1".into()];
-        assert_eq!(check_depends(&h, &device()), Ok(()));
+        assert_eq!(check_depends(&checked(&h), &device()), Ok(()));
         h.depends_artifact_group = vec!["beta".into()];
-        let err = check_depends(&h, &device()).unwrap_err();
+        let err = check_depends(&checked(&h), &device()).unwrap_err();
         assert_eq!(err.key, "artifact_group");
         assert_eq!(err.found.as_deref(), Some("stable"));
         h.depends_artifact_group.clear();
         h.depends.insert("app.version".into(), vec!["8".into()]);
-        assert_eq!(check_depends(&h, &device()).unwrap_err().key, "app.version");
+        assert_eq!(
+            check_depends(&checked(&h), &device()).unwrap_err().key,
+            "app.version"
+        );
         h.depends.insert("app.version".into(), vec!["7".into()]);
         h.depends.insert("bootloader".into(), vec!["2".into()]);
-        let err = check_depends(&h, &device()).unwrap_err();
+        let err = check_depends(&checked(&h), &device()).unwrap_err();
         assert_eq!((err.key.as_str(), err.found), ("bootloader", None));
     }
 
     #[test]
     fn commit_applies_clears_then_provides() {
-        let after = device().after_commit(&header());
+        let after = device().after_commit(&checked(&header()));
         assert_eq!(after.artifact_name.as_deref(), Some("release-2"));
         // The group is kept: the artifact does not clear it.
         assert_eq!(after.artifact_group.as_deref(), Some("stable"));
@@ -185,7 +185,7 @@ mod tests {
 
         let mut no_clears = header();
         no_clears.clears_provides = None;
-        let after = device().after_commit(&no_clears);
+        let after = device().after_commit(&checked(&no_clears));
         assert_eq!(
             after.get("app.version"),
             None,

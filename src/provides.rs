@@ -40,8 +40,7 @@ impl Provides {
 
     /// The provides once an artifact making `claims` is committed.
     pub fn after(&self, claims: &ArtifactClaims) -> Self {
-        let header = claims;
-        let mut values = match &header.clears_provides {
+        let mut values = match &claims.clears_provides {
             None => BTreeMap::new(),
             Some(globs) => self
                 .values
@@ -50,18 +49,18 @@ impl Provides {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         };
-        values.extend(header.provides.clone());
-        let clears_group = header
+        values.extend(claims.provides.clone());
+        let clears_group = claims
             .clears_provides
             .as_ref()
             .is_none_or(|globs| globs.iter().any(|g| glob_match(g, "artifact_group")));
-        let artifact_group = match &header.artifact_group {
+        let artifact_group = match &claims.artifact_group {
             Some(group) => Some(group.clone()),
             None if clears_group => None,
             None => self.artifact_group.clone(),
         };
         Self {
-            artifact_name: Some(header.artifact_name.clone()),
+            artifact_name: Some(claims.artifact_name.clone()),
             artifact_group,
             values,
         }
@@ -87,10 +86,10 @@ impl ArtifactClaims {
     /// The claims of a verified header.
     pub fn of(header: &CheckedHeader) -> Self {
         Self {
-            artifact_name: header.artifact_name.clone(),
-            artifact_group: header.artifact_group.clone(),
-            provides: header.provides.clone(),
-            clears_provides: header.clears_provides.clone(),
+            artifact_name: header.artifact_name().to_owned(),
+            artifact_group: header.artifact_group().map(str::to_owned),
+            provides: header.provides().clone(),
+            clears_provides: header.clears_provides().map(<[String]>::to_vec),
         }
     }
 }

@@ -17,7 +17,7 @@ use super::json::{self, CiObject, FieldProblem};
 use super::tar_rules::{self, EntryNameError, TarEnd};
 use crate::io::{self as aio, IoClass};
 use crate::limits::Limits;
-use crate::names::{self, NameError};
+use crate::names::{self, NameError, ScriptName};
 
 /// What the payload holds (header-info `payloads[0].type`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,36 +38,154 @@ impl PayloadType {
     }
 }
 
-/// The verified, parsed header. Only [`CheckedHeader::parse_verified`] builds one, and only the
-/// artifact reader calls it, after the header's hash matched the verified manifest.
+/// The verified, parsed header: a proof that the header's bytes hashed to what the verified
+/// manifest lists and parsed under spec §5. Only `CheckedHeader::parse_verified` builds one,
+/// and only the artifact reader calls it, after that hash check; its fields are private, so no
+/// other code can assemble one:
+///
+/// ```compile_fail,E0451
+/// use artifact_gate::artifact::{CheckedHeader, PayloadType};
+/// let forged = CheckedHeader {
+///     payload_type: PayloadType::Empty,
+///     artifact_name: "forged".to_owned(),
+///     ..todo!()
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedHeader {
     /// Payload type.
-    pub payload_type: PayloadType,
+    payload_type: PayloadType,
     /// `artifact_provides.artifact_name`.
-    pub artifact_name: String,
+    artifact_name: String,
     /// `artifact_provides.artifact_group`.
-    pub artifact_group: Option<String>,
+    artifact_group: Option<String>,
     /// `artifact_depends.device_type`: the devices this artifact is for.
-    pub device_types: Vec<String>,
+    device_types: Vec<String>,
     /// `artifact_depends.artifact_name`: artifacts this one may be installed over.
-    pub depends_artifact_name: Vec<String>,
+    depends_artifact_name: Vec<String>,
     /// `artifact_depends.artifact_group`.
-    pub depends_artifact_group: Vec<String>,
+    depends_artifact_group: Vec<String>,
     /// type-info `artifact_provides`.
-    pub provides: BTreeMap<String, String>,
+    provides: BTreeMap<String, String>,
     /// type-info `artifact_depends` (string values are kept as one-element lists).
-    pub depends: BTreeMap<String, Vec<String>>,
+    depends: BTreeMap<String, Vec<String>>,
     /// type-info `clears_artifact_provides` (globs).
-    pub clears_provides: Option<Vec<String>>,
+    clears_provides: Option<Vec<String>>,
     /// `headers/0000/meta-data`, when present and non-empty.
-    pub meta_data: Option<Value>,
+    meta_data: Option<Value>,
     /// State scripts in header order: (name, contents).
-    pub scripts: Vec<(String, Vec<u8>)>,
+    scripts: Vec<(ScriptName, Vec<u8>)>,
     /// `header-info` bytes exactly as stored (for the Update Module file tree).
-    pub raw_header_info: Vec<u8>,
+    raw_header_info: Vec<u8>,
     /// `type-info` bytes exactly as stored.
-    pub raw_type_info: Vec<u8>,
+    raw_type_info: Vec<u8>,
+}
+
+impl CheckedHeader {
+    /// `payloads[0].type`: what the payload holds.
+    pub fn payload_type(&self) -> &PayloadType {
+        &self.payload_type
+    }
+
+    /// `artifact_provides.artifact_name`.
+    pub fn artifact_name(&self) -> &str {
+        &self.artifact_name
+    }
+
+    /// `artifact_provides.artifact_group`.
+    pub fn artifact_group(&self) -> Option<&str> {
+        self.artifact_group.as_deref()
+    }
+
+    /// `artifact_depends.device_type`: the devices this artifact is for.
+    pub fn device_types(&self) -> &[String] {
+        &self.device_types
+    }
+
+    /// `artifact_depends.artifact_name`: artifacts this one may be installed over.
+    pub fn depends_artifact_name(&self) -> &[String] {
+        &self.depends_artifact_name
+    }
+
+    /// `artifact_depends.artifact_group`.
+    pub fn depends_artifact_group(&self) -> &[String] {
+        &self.depends_artifact_group
+    }
+
+    /// type-info `artifact_provides`.
+    pub fn provides(&self) -> &BTreeMap<String, String> {
+        &self.provides
+    }
+
+    /// type-info `artifact_depends` (a string value is kept as a one-element list).
+    pub fn depends(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.depends
+    }
+
+    /// type-info `clears_artifact_provides` (globs), when present.
+    pub fn clears_provides(&self) -> Option<&[String]> {
+        self.clears_provides.as_deref()
+    }
+
+    /// `headers/0000/meta-data`, when present and non-empty.
+    pub fn meta_data(&self) -> Option<&Value> {
+        self.meta_data.as_ref()
+    }
+
+    /// State scripts in header order: (name, contents).
+    pub fn scripts(&self) -> &[(ScriptName, Vec<u8>)] {
+        &self.scripts
+    }
+
+    /// `header-info` exactly as stored (for the Update Module file tree).
+    pub fn raw_header_info(&self) -> &[u8] {
+        &self.raw_header_info
+    }
+
+    /// `type-info` exactly as stored.
+    pub fn raw_type_info(&self) -> &[u8] {
+        &self.raw_type_info
+    }
+}
+
+/// Every field of a [`CheckedHeader`], for unit tests of the stages after the reader (policy,
+/// provides). Only test builds have it: outside them the one way to a `CheckedHeader` is
+/// [`CheckedHeader::parse_verified`].
+#[cfg(test)]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeaderForTests {
+    pub(crate) payload_type: Option<String>,
+    pub(crate) artifact_name: String,
+    pub(crate) artifact_group: Option<String>,
+    pub(crate) device_types: Vec<String>,
+    pub(crate) depends_artifact_name: Vec<String>,
+    pub(crate) depends_artifact_group: Vec<String>,
+    pub(crate) provides: BTreeMap<String, String>,
+    pub(crate) depends: BTreeMap<String, Vec<String>>,
+    pub(crate) clears_provides: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+impl From<HeaderForTests> for CheckedHeader {
+    fn from(h: HeaderForTests) -> Self {
+        Self {
+            payload_type: h
+                .payload_type
+                .map_or(PayloadType::Empty, PayloadType::Named),
+            artifact_name: h.artifact_name,
+            artifact_group: h.artifact_group,
+            device_types: h.device_types,
+            depends_artifact_name: h.depends_artifact_name,
+            depends_artifact_group: h.depends_artifact_group,
+            provides: h.provides,
+            depends: h.depends,
+            clears_provides: h.clears_provides,
+            meta_data: None,
+            scripts: Vec::new(),
+            raw_header_info: Vec::new(),
+            raw_type_info: Vec::new(),
+        }
+    }
 }
 
 /// Why a header was refused.
@@ -221,21 +339,22 @@ impl CheckedHeader {
                 expected: "'header-info' first",
             });
         }
-        let mut scripts: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut scripts: Vec<(ScriptName, Vec<u8>)> = Vec::new();
         while let Some((name, _)) = iter.peek() {
             let Some(script) = name.strip_prefix("scripts/") else {
                 break;
             };
-            names::check_script_name(script, limits.max_name_len).map_err(|reason| {
-                HeaderError::BadScriptName {
-                    name: script.to_owned(),
-                    reason,
-                }
-            })?;
-            if scripts.iter().any(|(n, _)| n == script) {
+            let checked =
+                names::check_script_name(script, limits.max_name_len).map_err(|reason| {
+                    HeaderError::BadScriptName {
+                        name: script.to_owned(),
+                        reason,
+                    }
+                })?;
+            if scripts.iter().any(|(n, _)| *n == checked) {
                 return Err(HeaderError::Duplicate(name.clone()));
             }
-            let script = script.to_owned();
+            let script = checked;
             if let Some((_, body)) = iter.next() {
                 scripts.push((script, body));
             }

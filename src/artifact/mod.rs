@@ -34,27 +34,48 @@ use tar_rules::ExtensionGuard;
 use crate::io::{self as aio, IoClass, Sha256Digest, SourceReader};
 use crate::limits::Limits;
 use crate::manifest::is_header_name;
+use crate::names::PayloadName;
 use crate::policy::{self, DeviceFacts, PolicyError};
 use crate::signature::{self, ManifestRejection, SignaturePolicy, Trust, VerifiedManifest};
 
 /// A payload file as it arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayloadFileInfo {
-    /// File name (the manifest path minus `data/0000/`).
-    pub name: String,
+    /// File name (the manifest path minus `data/0000/`), checked.
+    pub name: PayloadName,
     /// Size from its tar header.
     pub size: u64,
 }
 
-/// A payload file that streamed through and matched its manifest hash.
+/// A payload file that streamed through and matched its manifest hash. Only the payload reader
+/// makes one, the moment the file's SHA-256 equalled the verified manifest's:
+///
+/// ```compile_fail,E0451
+/// use artifact_gate::artifact::VerifiedFile;
+/// let forged = VerifiedFile { name: "rootfs.img".to_owned(), size: 0, sha256: [0; 32] };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedFile {
-    /// File name.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256 (equal to the manifest's).
-    pub sha256: Sha256Digest,
+    name: PayloadName,
+    size: u64,
+    sha256: Sha256Digest,
+}
+
+impl VerifiedFile {
+    /// The file name (the manifest path minus `data/0000/`).
+    pub fn name(&self) -> &PayloadName {
+        &self.name
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Its SHA-256, equal to the verified manifest's.
+    pub fn sha256(&self) -> &Sha256Digest {
+        &self.sha256
+    }
 }
 
 /// Error from a [`PayloadSink`].
@@ -93,21 +114,70 @@ impl PayloadSink for DiscardSink {
     }
 }
 
-/// What a fully verified artifact contained.
-#[derive(Debug, Clone)]
+/// The proof of a complete, verified read: what the artifact contained. Only a successful
+/// [`read_artifact`] mints one — after the signature, every hash, the device policy and the
+/// clean end of the archive — and activating an install takes it
+/// ([`crate::install::rootfs::RootfsSink::activate`], [`crate::install::download::ModuleSink::finish`]),
+/// checked against the manifest the installer was fed, so nothing activates without the
+/// verified read of the very bytes it installed. No other code can build one:
+///
+/// ```compile_fail,E0451
+/// use artifact_gate::artifact::VerifiedArtifact;
+/// fn forge() -> VerifiedArtifact {
+///     VerifiedArtifact { format_version: 3, bytes_read: 0, ..todo!() }
+/// }
+/// ```
+#[derive(Debug)]
 pub struct VerifiedArtifact {
+    trust: Trust,
+    format_version: u32,
+    compression: Compression,
+    header: CheckedHeader,
+    files: Vec<VerifiedFile>,
+    bytes_read: u64,
+    manifest_sha256: Sha256Digest,
+}
+
+impl VerifiedArtifact {
     /// How the manifest was trusted.
-    pub trust: Trust,
-    /// Format version (3).
-    pub format_version: u32,
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// The format version (always 3).
+    pub fn format_version(&self) -> u32 {
+        self.format_version
+    }
+
     /// The header's compression.
-    pub compression: Compression,
-    /// The header.
-    pub header: CheckedHeader,
-    /// Payload files in arrival order.
-    pub files: Vec<VerifiedFile>,
-    /// Bytes read from the input.
-    pub bytes_read: u64,
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The verified header.
+    pub fn header(&self) -> &CheckedHeader {
+        &self.header
+    }
+
+    /// The payload files, in arrival order.
+    pub fn files(&self) -> &[VerifiedFile] {
+        &self.files
+    }
+
+    /// Bytes read from the input up to the archive's end marker.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// The verified header, giving up the proof (for code that needs the header alone).
+    pub fn into_header(self) -> CheckedHeader {
+        self.header
+    }
+
+    /// SHA-256 of the raw `manifest` bytes the signature covers: it names the whole artifact.
+    pub fn manifest_sha256(&self) -> &Sha256Digest {
+        &self.manifest_sha256
+    }
 }
 
 /// Settings for one read.
@@ -367,7 +437,7 @@ pub fn read_artifact<R: Read>(
             .into());
         }
     }
-    let (trust, format_version, compression, header, files) = outcome;
+    let (trust, format_version, compression, header, files, manifest_sha256) = outcome;
     Ok(VerifiedArtifact {
         trust,
         format_version,
@@ -375,6 +445,7 @@ pub fn read_artifact<R: Read>(
         header,
         files,
         bytes_read: bytes_before_end,
+        manifest_sha256,
     })
 }
 
@@ -384,7 +455,14 @@ type Source<R> = ExtensionGuard<SourceReader<R>>;
 /// An outer entry with its checked name.
 type Named<'a, R> = (String, tar::Entry<'a, Source<R>>);
 
-type Outcome = (Trust, u32, Compression, CheckedHeader, Vec<VerifiedFile>);
+type Outcome = (
+    Trust,
+    u32,
+    Compression,
+    CheckedHeader,
+    Vec<VerifiedFile>,
+    Sha256Digest,
+);
 
 struct Outer<'e, 'a, R: Read> {
     entries: &'e mut tar::Entries<'a, Source<R>>,
@@ -463,7 +541,7 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
 
         sink.begin(&header, &verified).map_err(ReadError::Sink)?;
         let files = match self.next()? {
-            None if header.payload_type == PayloadType::Empty => Vec::new(),
+            None if *header.payload_type() == PayloadType::Empty => Vec::new(),
             None => return Err(Rejection::MissingEntry("'data/0000.tar[.gz|.xz|.zst]'").into()),
             Some((name, entry)) => {
                 let Some(named) = Compression::from_name(&name, "data/0000.tar") else {
@@ -500,6 +578,7 @@ impl<'a, R: Read> Outer<'_, 'a, R> {
             compression,
             header,
             files,
+            *verified.raw_digest(),
         ))
     }
 
@@ -604,7 +683,7 @@ fn check_payload_shape(
     verified: &VerifiedManifest,
 ) -> Result<(), Rejection> {
     let count = verified.manifest().payload_files().len();
-    match &header.payload_type {
+    match &header.payload_type() {
         PayloadType::Empty if count > 0 => Err(Rejection::PayloadShape {
             payload_type: "null (empty payload)".to_owned(),
             problem: format!("the manifest lists {count} payload files; an empty payload has none"),

@@ -60,17 +60,18 @@ pub(super) fn stream<R: Read>(
                 }
                 .into());
             }
-            names::check_payload_name(&file_name, limits.max_name_len).map_err(|reason| {
-                Rejection::BadPayloadName {
-                    entry: file_name.clone(),
-                    reason,
-                }
-            })?;
+            let file_name =
+                names::check_payload_name(&file_name, limits.max_name_len).map_err(|reason| {
+                    Rejection::BadPayloadName {
+                        entry: file_name.clone(),
+                        reason,
+                    }
+                })?;
             let Some(expected) = verified.manifest().payload_digest(&file_name) else {
-                return Err(Rejection::UnlistedFile(file_name).into());
+                return Err(Rejection::UnlistedFile(file_name.to_string()).into());
             };
             if files.iter().any(|f| f.name == file_name) {
-                return Err(Rejection::DuplicateFile(file_name).into());
+                return Err(Rejection::DuplicateFile(file_name.to_string()).into());
             }
             let size = member.size();
             let path = format!("data/0000/{file_name}");

@@ -6,8 +6,8 @@
 //! end-of-archive marker nothing but zero bytes. Tar parsing itself (ustar, GNU long names, PAX
 //! records including sizes over 8 GiB) is the `tar` crate's; the crate silently skips a PAX
 //! record it cannot parse and falls back to the ustar field, which would repair a malformed
-//! header instead of refusing it, so [`ExtensionGuard`] checks every PAX record itself
-//! ([`check_pax`]) and fails closed, as Go's archive/tar and GNU tar do.
+//! header instead of refusing it, so `ExtensionGuard` checks every PAX record itself
+//! (`check_pax`) and fails closed, as Go's archive/tar and GNU tar do.
 //!
 //! Global PAX headers (`g`) and sparse members (GNU type `S`, or the `GNU.sparse.*` records of
 //! PAX sparse formats 0.x and 1.0) are refused: mender-artifact's writer (Go archive/tar with no
@@ -197,7 +197,7 @@ fn check_pax(records: &[u8]) -> Result<PaxFacts, PaxDefect> {
     check_pax_into(records, &mut facts).map(|()| facts)
 }
 
-/// [`check_pax`], filling `facts` as it goes: on a defect, `facts` holds what the well-formed
+/// `check_pax`, filling `facts` as it goes: on a defect, `facts` holds what the well-formed
 /// records before it said (a `path` among them names the member in the error).
 fn check_pax_into(records: &[u8], facts: &mut PaxFacts) -> Result<(), PaxDefect> {
     let mut keys: Vec<&[u8]> = Vec::new();

@@ -152,7 +152,7 @@ fn install_unsigned(
     };
     let read = artifact::read_artifact(&bytes[..], &options, &mut DiscardSink)
         .map_err(|e| e.to_string())?;
-    if let PayloadType::Named(kind) = &read.header.payload_type {
+    if let PayloadType::Named(kind) = &read.header().payload_type() {
         return Err(format!(
             "it is unsigned and carries a {} payload; accept_unsigned_bootstrap accepts only an \
              empty payload",
@@ -162,7 +162,7 @@ fn install_unsigned(
     tracing::warn!(
         "installing the unsigned bootstrap artifact {} (accept_unsigned_bootstrap = true; empty \
          payload)",
-        crate::escape::quoted(&read.header.artifact_name)
+        crate::escape::quoted(&read.header().artifact_name())
     );
     standalone::install(&bytes[..], &unsigned).map_err(|e| e.to_string())
 }

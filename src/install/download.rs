@@ -26,7 +26,10 @@ use thiserror::Error;
 
 use super::module::{CurrentSystem, ModuleError, ModuleState, ModuleTree, UpdateModule};
 use super::process;
-use crate::artifact::{CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedFile};
+use crate::artifact::{
+    CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedArtifact, VerifiedFile,
+};
+use crate::io::Sha256Digest;
 use crate::signature::VerifiedManifest;
 
 /// How many bytes at the end of each streamed file wait for its hash check (a few of the pipe
@@ -66,6 +69,9 @@ pub enum DownloadError {
         /// Cause.
         source: io::Error,
     },
+    /// `finish` was offered the proof of another read than the one this download was fed.
+    #[error("refusing to finish the download: the verified artifact is not the one streamed")]
+    NotThisArtifact,
     /// No progress before the module timeout.
     #[error("Update Module Download did not finish within {0} s")]
     TimedOut(u64),
@@ -92,6 +98,8 @@ pub struct ModuleSetup {
 pub struct ModuleSink {
     setup: ModuleSetup,
     run: Option<Running>,
+    /// SHA-256 of the verified manifest the payload came under, recorded at `begin`.
+    manifest: Option<Sha256Digest>,
 }
 
 #[derive(Debug)]
@@ -112,12 +120,24 @@ struct Running {
 impl ModuleSink {
     /// A sink for one artifact.
     pub fn new(setup: ModuleSetup) -> Self {
-        Self { setup, run: None }
+        Self {
+            setup,
+            run: None,
+            manifest: None,
+        }
     }
 
     /// Ends the download after a fully verified read: signals the end of the streams and waits
-    /// for the module. Returns the module, its tree and how it took the files.
-    pub fn finish(mut self) -> Result<(UpdateModule, ModuleTree, Delivery), DownloadError> {
+    /// for the module. Returns the module, its tree and how it took the files. Takes the proof
+    /// of the complete verified read of the artifact this sink was fed: the module sees the end
+    /// of its download (and may go on to ArtifactInstall) only with it.
+    pub fn finish(
+        mut self,
+        proof: &VerifiedArtifact,
+    ) -> Result<(UpdateModule, ModuleTree, Delivery), DownloadError> {
+        if self.manifest != Some(*proof.manifest_sha256()) {
+            return Err(DownloadError::NotThisArtifact);
+        }
         let Some(mut run) = self.run.take() else {
             return Err(DownloadError::NoPayloadType);
         };
@@ -146,9 +166,14 @@ impl Drop for ModuleSink {
 }
 
 impl PayloadSink for ModuleSink {
-    fn begin(&mut self, header: &CheckedHeader, _: &VerifiedManifest) -> Result<(), SinkError> {
+    fn begin(
+        &mut self,
+        header: &CheckedHeader,
+        manifest: &VerifiedManifest,
+    ) -> Result<(), SinkError> {
+        self.manifest = Some(*manifest.raw_digest());
         let payload_type = header
-            .payload_type
+            .payload_type()
             .name()
             .ok_or(DownloadError::NoPayloadType)?;
         let module = UpdateModule::locate(&self.setup.data_dir, payload_type, self.setup.timeout)
@@ -236,14 +261,14 @@ impl PayloadSink for ModuleSink {
                     let _ = fs::remove_file(&stream);
                     run.delivery = Some(Delivery::Files);
                 }
-                None => return Err(DownloadError::ExitedEarly(file.name.clone()).into()),
+                None => return Err(DownloadError::ExitedEarly(file.name.to_string()).into()),
             }
         }
         if run.delivery == Some(Delivery::Streams) {
             let stream = run.tree.path().join("streams").join(&file.name);
             let mut out = run
                 .open_for_writing(&stream)?
-                .ok_or_else(|| DownloadError::ExitedEarly(file.name.clone()))?;
+                .ok_or_else(|| DownloadError::ExitedEarly(file.name.to_string()))?;
             // The tail is held and the stream kept open until the hash is confirmed (see the
             // module docs).
             run.held = copy_holding_back(data, &mut out, HOLD_BACK)?;
@@ -264,7 +289,7 @@ impl PayloadSink for ModuleSink {
             if let Some(mut stream) = run.open_stream.take() {
                 stream
                     .write_all(&held)
-                    .map_err(|_| DownloadError::ExitedEarly(file.name.clone()))?;
+                    .map_err(|_| DownloadError::ExitedEarly(file.name().to_string()))?;
             }
         }
         Ok(())

@@ -188,7 +188,7 @@ impl ModuleTree {
                 .and_then(|v| serde_json::to_string_pretty(&v))
                 .map_err(|e| tree_error(io::Error::new(io::ErrorKind::InvalidData, e)))
         };
-        let meta = match &header.meta_data {
+        let meta = match &header.meta_data() {
             Some(v) => serde_json::to_string_pretty(v)
                 .map_err(|e| tree_error(io::Error::new(io::ErrorKind::InvalidData, e)))?,
             None => "null".to_owned(),
@@ -204,17 +204,17 @@ impl ModuleTree {
                 format!("{}\n", current.artifact_group),
             ),
             ("current_device_type", format!("{}\n", current.device_type)),
-            ("header/artifact_name", header.artifact_name.clone()),
+            ("header/artifact_name", header.artifact_name().to_owned()),
             (
                 "header/artifact_group",
-                header.artifact_group.clone().unwrap_or_default(),
+                header.artifact_group().unwrap_or_default().to_owned(),
             ),
             (
                 "header/payload_type",
-                header.payload_type.name().unwrap_or_default().to_owned(),
+                header.payload_type().name().unwrap_or_default().to_owned(),
             ),
-            ("header/header-info", pretty(&header.raw_header_info)?),
-            ("header/type-info", pretty(&header.raw_type_info)?),
+            ("header/header-info", pretty(header.raw_header_info())?),
+            ("header/type-info", pretty(header.raw_type_info())?),
             ("header/meta-data", meta),
         ];
         fs::create_dir_all(root.join("header")).map_err(tree_error)?;

@@ -16,7 +16,10 @@ use thiserror::Error;
 
 use super::bootenv::{BootEnv, BootEnvError};
 use super::readback::{self, ReadBack, ReadBackError};
-use crate::artifact::{CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedFile};
+use crate::artifact::{
+    CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedArtifact, VerifiedFile,
+};
+use crate::io::Sha256Digest;
 use crate::signature::VerifiedManifest;
 
 /// The two root partitions.
@@ -83,6 +86,9 @@ pub enum RootfsError {
     /// More than one file for a rootfs-image.
     #[error("more than one file in a rootfs-image payload")]
     SecondFile,
+    /// Activation was offered the proof of another read than the one this installer was fed.
+    #[error("refusing to activate: the verified artifact is not the one written to the partition")]
+    NotThisArtifact,
     /// What was written does not read back the same.
     #[error("partition {partition} reads back with SHA-256 {found}, but {expected} was written")]
     ReadBack {
@@ -197,6 +203,8 @@ pub struct RootfsSink {
     readback: Option<ReadBack>,
     part_size: u64,
     written_files: usize,
+    /// SHA-256 of the verified manifest the payload came under, recorded at `begin`.
+    manifest: Option<Sha256Digest>,
 }
 
 impl RootfsSink {
@@ -210,6 +218,7 @@ impl RootfsSink {
             readback: None,
             part_size: 0,
             written_files: 0,
+            manifest: None,
         }
     }
 
@@ -219,7 +228,12 @@ impl RootfsSink {
     }
 
     /// `ArtifactInstall`: points the bootloader at the new partition, all variables in one write.
-    pub fn activate(&self) -> Result<(), RootfsError> {
+    /// Takes the proof of the complete verified read of the artifact this sink was fed: nothing
+    /// else may switch the boot.
+    pub fn activate(&self, proof: &VerifiedArtifact) -> Result<(), RootfsError> {
+        if self.manifest != Some(*proof.manifest_sha256()) {
+            return Err(RootfsError::NotThisArtifact);
+        }
         let Some(slots) = &self.slots else {
             return Err(RootfsError::UnknownActive {
                 root: None,
@@ -238,7 +252,8 @@ impl RootfsSink {
 }
 
 impl PayloadSink for RootfsSink {
-    fn begin(&mut self, _: &CheckedHeader, _: &VerifiedManifest) -> Result<(), SinkError> {
+    fn begin(&mut self, _: &CheckedHeader, manifest: &VerifiedManifest) -> Result<(), SinkError> {
+        self.manifest = Some(*manifest.raw_digest());
         let slots = self.layout.detect(&self.env)?;
         let pending = self.env.read(&["upgrade_available"])?;
         if pending.get("upgrade_available").map(String::as_str) == Some("1") {
@@ -318,12 +333,12 @@ impl PayloadSink for RootfsSink {
         // The final fsync and the rest of the read-back; the digest covers what the partition
         // returns, not what was sent to it.
         let found = readback
-            .finish(file.size)
+            .finish(file.size())
             .map_err(|e| readback_error(&path, e))?;
-        if found != file.sha256 {
+        if found != *file.sha256() {
             return Err(Box::new(RootfsError::ReadBack {
                 partition: path,
-                expected: hex::encode(file.sha256),
+                expected: hex::encode(file.sha256()),
                 found: hex::encode(found),
             }));
         }

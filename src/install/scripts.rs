@@ -113,7 +113,7 @@ impl StateScripts {
     /// state-script grammar by the header parser).
     pub fn install_artifact_scripts(
         &self,
-        scripts: &[(String, Vec<u8>)],
+        scripts: &[(crate::names::ScriptName, Vec<u8>)],
     ) -> Result<(), ScriptError> {
         let dir = &self.artifact_dir;
         let io_err = |source| ScriptError::Io {

@@ -227,24 +227,24 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             return Err(e.into());
         }
     };
-    match &verified.trust {
+    match &verified.trust() {
         crate::signature::Trust::Verified { key, scheme } => tracing::info!(
-            artifact = %verified.header.artifact_name,
+            artifact = %verified.header().artifact_name(),
             key = %key,
             scheme = scheme.name(),
             "artifact verified"
         ),
         crate::signature::Trust::DangerUnverified { .. } => tracing::warn!(
-            artifact = %verified.header.artifact_name,
+            artifact = %verified.header().artifact_name(),
             "artifact checksums verified, but no signature was required"
         ),
     }
-    let header = verified.header;
+    let header = verified.header();
     if sink.kind == Kind::Rootfs
         && let Some(rootfs_sink) = sink.rootfs.take()
     {
         sink.finish_download()?;
-        return install_rootfs(ctx, &store, &header, &rootfs_sink);
+        return install_rootfs(ctx, &store, &verified, &rootfs_sink);
     }
     let Some(modules) = sink
         .modules
@@ -252,12 +252,12 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         .filter(|_| matches!(sink.kind, Kind::Module(_)))
     else {
         // An empty payload: nothing to run, the provides change at once (spec §5.6).
-        store.save_provides(&provides.after_commit(&header))?;
+        store.save_provides(&provides.after_commit(header))?;
         return Ok(InstallOutcome::Committed {
             reboot: RebootNeed::No,
         });
     };
-    let finished = modules.finish();
+    let finished = modules.finish(&verified);
     if finished.is_err() {
         sink.fail_download();
     }
@@ -265,7 +265,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         Ok(done) => done,
         Err(e) => {
             let located = header
-                .payload_type
+                .payload_type()
                 .name()
                 .map(|t| UpdateModule::locate(&setup.data_dir, t, setup.timeout));
             let tree = ModuleTree::existing(&setup.tree_root);
@@ -281,7 +281,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         return Err(e);
     }
     let scripts = scripts_of(ctx);
-    if let Err(e) = scripts.install_artifact_scripts(&header.scripts) {
+    if let Err(e) = scripts.install_artifact_scripts(header.scripts()) {
         cleanup_failed(&module, &tree);
         return Err(e.into());
     }
@@ -296,8 +296,8 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         }
     };
     let mut pending = PendingInstall {
-        claims: ArtifactClaims::of(&header),
-        payload_type: header.payload_type.name().unwrap_or_default().to_owned(),
+        claims: ArtifactClaims::of(header),
+        payload_type: header.payload_type().name().unwrap_or_default().to_owned(),
         tree: tree.path().to_owned(),
         reboot: reboot_word(RebootNeed::No).to_owned(),
         supports_rollback: rollback,
@@ -412,11 +412,12 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
 fn install_rootfs(
     ctx: &InstallContext,
     store: &Store,
-    header: &CheckedHeader,
+    verified: &artifact::VerifiedArtifact,
     sink: &RootfsSink,
 ) -> Result<InstallOutcome, InstallError> {
+    let header = verified.header();
     let scripts = scripts_of(ctx);
-    scripts.install_artifact_scripts(&header.scripts)?;
+    scripts.install_artifact_scripts(header.scripts())?;
     let slots = sink.slots().cloned().ok_or(InstallError::NoRootfsLayout)?;
     // Recorded before the boot variables change (see `install`).
     store.save_pending(&PendingInstall {
@@ -430,7 +431,7 @@ fn install_rootfs(
     })?;
     ctx.observer.phase(Phase::ArtifactInstall);
     if let Err(e) = scripts.around("ArtifactInstall", || {
-        sink.activate().map_err(InstallError::from)
+        sink.activate(verified).map_err(InstallError::from)
     }) {
         // A boot-environment tool that failed may still have written the switch (killed after
         // its write, before its fsync or exit). Point the bootloader back before calling the
@@ -577,7 +578,7 @@ impl Dispatch {
         header: &CheckedHeader,
         manifest: &VerifiedManifest,
     ) -> Result<(), SinkError> {
-        match &header.payload_type {
+        match &header.payload_type() {
             PayloadType::Named(t) if t == "rootfs-image" => {
                 self.kind = Kind::Rootfs;
                 match &mut self.rootfs {
@@ -603,7 +604,7 @@ impl PayloadSink for Dispatch {
         header: &CheckedHeader,
         manifest: &VerifiedManifest,
     ) -> Result<(), SinkError> {
-        match &header.payload_type {
+        match &header.payload_type() {
             PayloadType::Empty => {
                 self.kind = Kind::Empty;
                 Ok(())

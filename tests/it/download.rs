@@ -60,8 +60,9 @@ fn setup(dir: &Path, script: Option<&str>) -> ModuleSetup {
 fn files_stream_through_fifos_with_sizes() {
     let dir = tempfile::tempdir().unwrap();
     let mut sink = ModuleSink::new(setup(dir.path(), Some(STREAMING_MODULE)));
-    artifact::read_artifact(&fx().bytes("mod-rsa.mender")[..], &options(), &mut sink).unwrap();
-    let (_, tree, delivery) = sink.finish().unwrap();
+    let proof =
+        artifact::read_artifact(&fx().bytes("mod-rsa.mender")[..], &options(), &mut sink).unwrap();
+    let (_, tree, delivery) = sink.finish(&proof).unwrap();
     assert_eq!(delivery, Delivery::Streams);
     let tmp = tree.path().join("tmp");
     assert_eq!(
@@ -82,8 +83,9 @@ fn files_stream_through_fifos_with_sizes() {
 fn debian_single_file_module_gets_files() {
     let dir = tempfile::tempdir().unwrap();
     let mut sink = ModuleSink::new(setup(dir.path(), None));
-    artifact::read_artifact(&fx().bytes("mod-rsa.mender")[..], &options(), &mut sink).unwrap();
-    let (_, tree, delivery) = sink.finish().unwrap();
+    let proof =
+        artifact::read_artifact(&fx().bytes("mod-rsa.mender")[..], &options(), &mut sink).unwrap();
+    let (_, tree, delivery) = sink.finish(&proof).unwrap();
     assert_eq!(delivery, Delivery::Files);
     let files = tree.path().join("files");
     assert_eq!(
@@ -93,6 +95,33 @@ fn debian_single_file_module_gets_files() {
     assert_eq!(
         std::fs::read(files.join("f1.txt")).unwrap(),
         fx().bytes("f1.txt")
+    );
+}
+
+#[test]
+fn the_download_ends_only_with_the_proof_of_its_own_read() {
+    // The proof of another verified artifact does not end this download: the module never
+    // sees the end of its streams, and the sink's drop kills it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = ModuleSink::new(setup(dir.path(), Some(STREAMING_MODULE)));
+    artifact::read_artifact(&fx().bytes("mod-rsa.mender")[..], &options(), &mut sink).unwrap();
+    let other = artifact::read_artifact(
+        &fx().bytes("mod-other.mender")[..],
+        &options(),
+        &mut artifact::DiscardSink,
+    )
+    .unwrap();
+    let err = sink.finish(&other).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            artifact_gate::install::download::DownloadError::NotThisArtifact
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "refusing to finish the download: the verified artifact is not the one streamed"
     );
 }
 

@@ -136,9 +136,9 @@ fn verify_big_member(size: u64) {
         .chain(Cursor::new(suffix));
     let options = crate::fixtures::signed_by("rsa.pub");
     let verified = artifact::read_artifact(stream, &options, &mut DiscardSink).unwrap();
-    assert_eq!(verified.files.len(), 1);
-    assert_eq!(verified.files[0].name, "big.img");
-    assert_eq!(verified.files[0].size, size);
+    assert_eq!(verified.files().len(), 1);
+    assert_eq!(verified.files()[0].name(), "big.img");
+    assert_eq!(verified.files()[0].size(), size);
 }
 
 #[test]

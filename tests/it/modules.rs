@@ -19,7 +19,7 @@ fn header_of(fixture: &str, key: &str) -> CheckedHeader {
     let options = crate::fixtures::signed_by(key);
     artifact::read_artifact(&fx().bytes(fixture)[..], &options, &mut DiscardSink)
         .unwrap()
-        .header
+        .into_header()
 }
 
 /// A data dir with the real Debian modules copied in, plus room for our own.
@@ -68,7 +68,7 @@ fn tree_layout_follows_the_v3_file_api() {
     assert_eq!(read("header/payload_type"), "directory");
     assert_eq!(read("header/meta-data"), "null");
     let info: serde_json::Value = serde_json::from_str(&read("header/header-info")).unwrap();
-    let raw: serde_json::Value = serde_json::from_slice(&header.raw_header_info).unwrap();
+    let raw: serde_json::Value = serde_json::from_slice(header.raw_header_info()).unwrap();
     assert_eq!(info, raw);
     assert!(read("header/type-info").contains("\"type\": \"directory\""));
     assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);

@@ -32,7 +32,7 @@ impl PayloadSink for Recorder {
             }
             n += got as u64;
         }
-        self.files.push((file.name.clone(), n));
+        self.files.push((file.name.to_string(), n));
         Ok(())
     }
 }
@@ -51,9 +51,9 @@ fn genuine_artifact_reaches_the_sink_whole() {
         sink.files,
         [("z2.bin".to_owned(), 100_000), ("f1.txt".to_owned(), 27)]
     );
-    assert_eq!(v.files.len(), 2);
+    assert_eq!(v.files().len(), 2);
     assert_eq!(
-        v.bytes_read as usize,
+        v.bytes_read() as usize,
         bytes.len() - 512,
         "all but the last end block is read by the tar walk"
     );
@@ -119,5 +119,5 @@ fn short_reads_do_not_change_the_verdict() {
     let bytes = fx().bytes("mod-rsa.mender");
     let v =
         artifact::read_artifact(Trickle(&bytes, 0), &options(), &mut Recorder::default()).unwrap();
-    assert_eq!(v.header.artifact_name, "mod-rsa");
+    assert_eq!(v.header().artifact_name(), "mod-rsa");
 }
