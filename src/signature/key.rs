@@ -13,6 +13,7 @@ use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::traits::PublicKeyParts;
 use thiserror::Error;
 
+use super::scheme::{KeyAlgorithm, SchemeCheck};
 use crate::io::Sha256Digest;
 
 /// Smallest RSA modulus accepted, in bits (issue #2: refuse keys under 2048 bits).
@@ -214,30 +215,19 @@ impl PublicKey {
 
     /// Short algorithm name.
     pub fn algorithm(&self) -> &'static str {
-        match self {
-            Self::Rsa(_) => "RSA",
-            Self::EcdsaP256(_) => "ECDSA P-256",
-            Self::Ed25519(_) => "Ed25519",
-            #[cfg(feature = "pkcs11")]
-            Self::Token(key) => key.algorithm(),
-        }
+        SchemeCheck::algorithm(self).name()
     }
 
     /// Checks `signature` over the manifest whose raw bytes are `message` and whose SHA-256 is
-    /// `digest` (spec §3.1: the signature covers SHA-256 of the raw manifest bytes).
+    /// `digest` (spec §3.1: the signature covers SHA-256 of the raw manifest bytes), trying the
+    /// schemes of [`super::scheme`] in order.
     pub fn verify(
         &self,
         message: &[u8],
         digest: &Sha256Digest,
         signature: &[u8],
     ) -> Result<Scheme, Mismatch> {
-        match self {
-            Self::Rsa(key) => verify_rsa(key, digest, signature),
-            Self::EcdsaP256(key) => verify_ecdsa(key, digest, signature),
-            Self::Ed25519(key) => verify_ed25519(key, message, digest, signature),
-            #[cfg(feature = "pkcs11")]
-            Self::Token(key) => key.verify(message, digest, signature),
-        }
+        super::scheme::verify(self, message, digest, signature)
     }
 
     fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
@@ -329,75 +319,64 @@ fn check_rsa_size(key: rsa::PublicKey) -> Result<PublicKey, KeyError> {
     Ok(PublicKey::Rsa(Box::new(key)))
 }
 
-fn verify_rsa(key: &rsa::PublicKey, digest: &Sha256Digest, sig: &[u8]) -> Result<Scheme, Mismatch> {
-    let algorithm = "RSA";
-    if sig.len() != key.size() {
-        return Err(Mismatch::WrongLength {
-            algorithm,
-            expected: key.size().to_string(),
-            found: sig.len(),
-        });
+/// One scheme of the table, checked in software.
+impl SchemeCheck for PublicKey {
+    fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            Self::Rsa(key) => KeyAlgorithm::Rsa {
+                modulus_len: key.size(),
+            },
+            Self::EcdsaP256(_) => KeyAlgorithm::EcdsaP256,
+            Self::Ed25519(_) => KeyAlgorithm::Ed25519,
+            #[cfg(feature = "pkcs11")]
+            Self::Token(key) => key.key_algorithm(),
+        }
     }
-    let pkcs1_sig =
-        rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| Mismatch::Invalid { algorithm })?;
-    let pkcs1 = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key.clone());
-    if pkcs1.verify_prehash(digest, &pkcs1_sig).is_ok() {
-        return Ok(Scheme::RsaPkcs1v15);
-    }
-    let pss_sig =
-        rsa::pss::Signature::try_from(sig).map_err(|_| Mismatch::Invalid { algorithm })?;
-    let pss = rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len(key.clone());
-    if pss.verify_prehash(digest, &pss_sig).is_ok() {
-        return Ok(Scheme::RsaPss);
-    }
-    Err(Mismatch::Invalid { algorithm })
-}
 
-fn verify_ecdsa(
-    key: &p256::ecdsa::VerifyingKey,
-    digest: &Sha256Digest,
-    sig: &[u8],
-) -> Result<Scheme, Mismatch> {
-    let algorithm = "ECDSA P-256";
-    let raw = (sig.len() == 64)
-        .then(|| p256::ecdsa::Signature::from_slice(sig).ok())
-        .flatten();
-    let der = p256::ecdsa::Signature::from_der(sig).ok();
-    if raw.is_none() && der.is_none() {
-        return Err(Mismatch::NotEcdsa { found: sig.len() });
+    fn check(
+        &self,
+        scheme: Scheme,
+        message: &[u8],
+        digest: &Sha256Digest,
+        signature: &[u8],
+    ) -> Result<bool, Mismatch> {
+        Ok(match (self, scheme) {
+            (Self::Rsa(key), Scheme::RsaPkcs1v15) => rsa::pkcs1v15::Signature::try_from(signature)
+                .is_ok_and(|sig| {
+                    rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new((**key).clone())
+                        .verify_prehash(digest, &sig)
+                        .is_ok()
+                }),
+            (Self::Rsa(key), Scheme::RsaPss) => {
+                rsa::pss::Signature::try_from(signature).is_ok_and(|sig| {
+                    rsa::pss::VerifyingKey::<sha2::Sha256>::new_with_auto_salt_len((**key).clone())
+                        .verify_prehash(digest, &sig)
+                        .is_ok()
+                })
+            }
+            (Self::EcdsaP256(key), Scheme::EcdsaRaw | Scheme::EcdsaDer) => {
+                super::scheme::ecdsa_signature(scheme, signature)
+                    .is_some_and(|sig| key.verify_prehash(digest, &sig).is_ok())
+            }
+            (Self::Ed25519(key), Scheme::Ed25519 | Scheme::Ed25519OverDigest) => {
+                // Documented extension: a signing service that receives only the SHA-256 of
+                // the manifest (as mender-artifact's SignServer client sends it) signs those
+                // 32 bytes with PureEdDSA.
+                let signed: &[u8] = if scheme == Scheme::Ed25519 {
+                    message
+                } else {
+                    digest
+                };
+                <&[u8; 64]>::try_from(signature).is_ok_and(|bytes| {
+                    key.verify_strict(signed, &ed25519_dalek::Signature::from_bytes(bytes))
+                        .is_ok()
+                })
+            }
+            #[cfg(feature = "pkcs11")]
+            (Self::Token(key), _) => return key.check(scheme, message, digest, signature),
+            _ => false,
+        })
     }
-    // A DER signature can itself be 64 bytes long, so both readings are tried.
-    if raw.is_some_and(|s| key.verify_prehash(digest, &s).is_ok()) {
-        return Ok(Scheme::EcdsaRaw);
-    }
-    if der.is_some_and(|s| key.verify_prehash(digest, &s).is_ok()) {
-        return Ok(Scheme::EcdsaDer);
-    }
-    Err(Mismatch::Invalid { algorithm })
-}
-
-fn verify_ed25519(
-    key: &ed25519_dalek::VerifyingKey,
-    message: &[u8],
-    digest: &Sha256Digest,
-    sig: &[u8],
-) -> Result<Scheme, Mismatch> {
-    let algorithm = "Ed25519";
-    let bytes: &[u8; 64] = sig.try_into().map_err(|_| Mismatch::WrongLength {
-        algorithm,
-        expected: "64".to_owned(),
-        found: sig.len(),
-    })?;
-    let s = ed25519_dalek::Signature::from_bytes(bytes);
-    if key.verify_strict(message, &s).is_ok() {
-        return Ok(Scheme::Ed25519);
-    }
-    // Documented extension: a signing service that receives only the SHA-256 of the manifest
-    // (as mender-artifact's SignServer client sends it) signs those 32 bytes with PureEdDSA.
-    if key.verify_strict(digest, &s).is_ok() {
-        return Ok(Scheme::Ed25519OverDigest);
-    }
-    Err(Mismatch::Invalid { algorithm })
 }
 
 /// A PEM block: (label, DER body).

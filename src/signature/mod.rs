@@ -8,6 +8,7 @@
 
 pub mod key;
 pub mod pkcs11_uri;
+pub mod scheme;
 #[cfg(feature = "pkcs11")]
 pub mod token;
 

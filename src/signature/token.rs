@@ -32,6 +32,7 @@ use thiserror::Error;
 
 use super::key::{Mismatch, PublicKey, Scheme};
 use super::pkcs11_uri::{ModuleRef, PinRef, Pkcs11Uri};
+use super::scheme::{KeyAlgorithm, SchemeCheck, ecdsa_signature};
 use crate::io::Sha256Digest;
 
 /// DER of the P-256 curve OID, as `CKA_EC_PARAMS` holds it.
@@ -137,20 +138,13 @@ pub enum TokenError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Rsa { modulus_len: usize },
-    EcP256,
-    Ed25519,
-}
-
 /// A public key in a token, with the session that reaches it.
 pub struct TokenKey {
     uri: String,
     token: String,
     session: Mutex<Session>,
     handle: ObjectHandle,
-    kind: Kind,
+    kind: KeyAlgorithm,
     mechanisms: Vec<MechanismType>,
     /// The key read out of the token, for mechanisms the token lacks.
     software: Option<PublicKey>,
@@ -228,98 +222,70 @@ impl TokenKey {
 
     /// Short algorithm name.
     pub fn algorithm(&self) -> &'static str {
-        match self.kind {
-            Kind::Rsa { .. } => "RSA",
-            Kind::EcP256 => "ECDSA P-256",
-            Kind::Ed25519 => "Ed25519",
-        }
+        self.kind.name()
+    }
+
+    /// The key's algorithm, for the scheme table.
+    pub fn key_algorithm(&self) -> KeyAlgorithm {
+        self.kind
     }
 
     /// Whether the token offers the mechanism this key needs.
     fn on_token(&self) -> bool {
         let needed = match self.kind {
-            Kind::Rsa { .. } => MechanismType::SHA256_RSA_PKCS,
-            Kind::EcP256 => MechanismType::ECDSA,
-            Kind::Ed25519 => MechanismType::EDDSA,
+            KeyAlgorithm::Rsa { .. } => MechanismType::SHA256_RSA_PKCS,
+            KeyAlgorithm::EcdsaP256 => MechanismType::ECDSA,
+            KeyAlgorithm::Ed25519 => MechanismType::EDDSA,
         };
         self.mechanisms.contains(&needed)
     }
 
-    /// Checks `signature` over the manifest (`message`, SHA-256 `digest`).
-    pub fn verify(
+    /// One scheme of the table ([`crate::signature::scheme`]): on the token with the matching
+    /// mechanism (`C_Verify`), or in software with the key read out of it when the token lacks
+    /// the mechanism this key needs.
+    pub(crate) fn check(
         &self,
+        scheme: Scheme,
         message: &[u8],
         digest: &Sha256Digest,
         signature: &[u8],
-    ) -> Result<Scheme, Mismatch> {
+    ) -> Result<bool, Mismatch> {
         if !self.on_token() {
             return match &self.software {
-                Some(key) => key.verify(message, digest, signature),
+                Some(key) => SchemeCheck::check(key, scheme, message, digest, signature),
                 None => Err(self.token_failure("the token offers no mechanism for this key")),
             };
         }
         let digest: &[u8] = digest.as_ref();
-        match self.kind {
-            Kind::Rsa { modulus_len } => {
-                if signature.len() != modulus_len {
-                    return Err(Mismatch::WrongLength {
-                        algorithm: "RSA",
-                        expected: format!("{modulus_len} (the modulus size)"),
-                        found: signature.len(),
-                    });
-                }
-                if self.check(&Mechanism::Sha256RsaPkcs, message, signature)? {
-                    return Ok(Scheme::RsaPkcs1v15);
-                }
+        let eddsa = || Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
+        match scheme {
+            Scheme::RsaPkcs1v15 => {
+                self.check_on_token(&Mechanism::Sha256RsaPkcs, message, signature)
+            }
+            Scheme::RsaPss => {
                 let pss = Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
                     hash_alg: MechanismType::SHA256,
                     mgf: PkcsMgfType::MGF1_SHA256,
                     s_len: Ulong::from(32),
                 });
-                if self
+                let offered = self
                     .mechanisms
-                    .contains(&MechanismType::SHA256_RSA_PKCS_PSS)
-                    && self.check(&pss, message, signature)?
-                {
-                    return Ok(Scheme::RsaPss);
-                }
-                Err(Mismatch::Invalid { algorithm: "RSA" })
+                    .contains(&MechanismType::SHA256_RSA_PKCS_PSS);
+                Ok(offered && self.check_on_token(&pss, message, signature)?)
             }
-            Kind::EcP256 => {
-                let (raw, scheme) = ecdsa_raw(signature)?;
-                if self.check(&Mechanism::Ecdsa, digest, &raw)? {
-                    Ok(scheme)
-                } else {
-                    Err(Mismatch::Invalid {
-                        algorithm: "ECDSA P-256",
-                    })
-                }
-            }
-            Kind::Ed25519 => {
-                if signature.len() != 64 {
-                    return Err(Mismatch::WrongLength {
-                        algorithm: "Ed25519",
-                        expected: "64".to_owned(),
-                        found: signature.len(),
-                    });
-                }
-                let eddsa = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
-                if self.check(&eddsa, message, signature)? {
-                    Ok(Scheme::Ed25519)
-                } else if self.check(&eddsa, digest, signature)? {
-                    Ok(Scheme::Ed25519OverDigest)
-                } else {
-                    Err(Mismatch::Invalid {
-                        algorithm: "Ed25519",
-                    })
-                }
-            }
+            // CKM_ECDSA takes r‖s over the digest.
+            Scheme::EcdsaRaw | Scheme::EcdsaDer => match ecdsa_signature(scheme, signature) {
+                Some(sig) => self.check_on_token(&Mechanism::Ecdsa, digest, &sig.to_bytes()),
+                None => Ok(false),
+            },
+            Scheme::Ed25519 => self.check_on_token(&eddsa(), message, signature),
+            Scheme::Ed25519OverDigest => self.check_on_token(&eddsa(), digest, signature),
         }
     }
 
     /// One `C_Verify`: `Ok(true)` valid, `Ok(false)` a signature of other bytes or another key,
     /// `Err` the token failed (which rejects the artifact: nothing passes unchecked).
-    fn check(
+    fn check_on_token(
         &self,
         mechanism: &Mechanism<'_>,
         data: &[u8],
@@ -354,9 +320,9 @@ impl TokenKey {
             };
         }
         let (mechanism, len) = match self.kind {
-            Kind::Rsa { modulus_len } => (Mechanism::Sha256RsaPkcs, modulus_len),
-            Kind::EcP256 => (Mechanism::Ecdsa, 64),
-            Kind::Ed25519 => (
+            KeyAlgorithm::Rsa { modulus_len } => (Mechanism::Sha256RsaPkcs, modulus_len),
+            KeyAlgorithm::EcdsaP256 => (Mechanism::Ecdsa, 64),
+            KeyAlgorithm::Ed25519 => (
                 Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
                 64,
             ),
@@ -390,19 +356,6 @@ impl TokenKey {
             detail: format!("token '{}': {detail}", self.token),
         }
     }
-}
-
-/// ECDSA signatures come as 64-byte r‖s (mender-artifact) or DER (PKCS#11 signers, OpenSSL);
-/// `CKM_ECDSA` takes r‖s.
-fn ecdsa_raw(signature: &[u8]) -> Result<(Vec<u8>, Scheme), Mismatch> {
-    if signature.len() == 64 {
-        return Ok((signature.to_vec(), Scheme::EcdsaRaw));
-    }
-    p256::ecdsa::Signature::from_der(signature)
-        .map(|s| (s.to_bytes().to_vec(), Scheme::EcdsaDer))
-        .map_err(|_| Mismatch::NotEcdsa {
-            found: signature.len(),
-        })
 }
 
 /// The directories `module-name` is looked up in, in order: p11-kit's module directory, the
@@ -633,7 +586,7 @@ fn describe_key(
     session: &Session,
     handle: ObjectHandle,
     token: &str,
-) -> Result<(Kind, Option<PublicKey>), TokenError> {
+) -> Result<(KeyAlgorithm, Option<PublicKey>), TokenError> {
     let unusable = |detail: String| TokenError::Unusable {
         token: token.to_owned(),
         detail,
@@ -668,7 +621,7 @@ fn describe_key(
             let software =
                 PublicKey::from_rsa_parts(&n, &e).map_err(|e| unusable(e.to_string()))?;
             let modulus_len = n.iter().skip_while(|b| **b == 0).count();
-            Ok((Kind::Rsa { modulus_len }, Some(software)))
+            Ok((KeyAlgorithm::Rsa { modulus_len }, Some(software)))
         }
         Some(KeyType::EC) => {
             let (params, point) = ec_attributes(&read);
@@ -681,7 +634,7 @@ fn describe_key(
                 .as_deref()
                 .map(unwrap_octet_string)
                 .and_then(|p| PublicKey::from_p256_point(p).ok());
-            Ok((Kind::EcP256, software))
+            Ok((KeyAlgorithm::EcdsaP256, software))
         }
         Some(KeyType::EC_EDWARDS) => {
             let (params, point) = ec_attributes(&read);
@@ -695,7 +648,7 @@ fn describe_key(
                 .as_deref()
                 .map(unwrap_octet_string)
                 .and_then(|p| PublicKey::from_ed25519_bytes(p).ok());
-            Ok((Kind::Ed25519, software))
+            Ok((KeyAlgorithm::Ed25519, software))
         }
         other => Err(unusable(format!(
             "key type {} is not RSA, EC P-256 or Ed25519",
@@ -749,15 +702,5 @@ mod tests {
     fn unpadding_strips_spaces_and_nuls_only_at_the_end() {
         assert_eq!(unpad("SW   TPM\0\0\0"), "SW   TPM");
         assert_eq!(unpad("upd-keys    "), "upd-keys");
-    }
-
-    #[test]
-    fn ecdsa_signatures_become_raw() {
-        let raw = [5u8; 64];
-        assert_eq!(ecdsa_raw(&raw).unwrap(), (raw.to_vec(), Scheme::EcdsaRaw));
-        assert!(matches!(
-            ecdsa_raw(&[1, 2, 3]),
-            Err(Mismatch::NotEcdsa { found: 3 })
-        ));
     }
 }
