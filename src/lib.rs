@@ -6,53 +6,60 @@
 //! hashes to the value that signed manifest lists. Everything is checked in one streaming pass,
 //! in constant memory; nothing from the artifact is used before the check that vouches for it.
 //!
-//! Data path, one module per step:
-//! `io` (source, limits) → [`artifact`] (outer tar state machine) → [`signature`] (manifest +
-//! `manifest.sig` → [`signature::VerifiedManifest`]) → [`manifest`] (strict parse) →
-//! `artifact::header` (hash, then parse → [`artifact::CheckedHeader`]) → [`policy`] (device
-//! fit) → `artifact::payload` (checksummed entries → [`artifact::PayloadSink`]).
+//! The modules, in the order an artifact's bytes meet them (`docs/architecture.md` has the
+//! full map, with the check each one enforces):
 //!
-//! The install step sits on the sink: [`install`] streams into Update Modules or the inactive
-//! partition, and activates only after [`artifact::read_artifact`] returned `Ok`.
+//! 1. [`stream`]: where bytes come from (file, stdin, HTTPS), the caps on them, exact-length
+//!    members and the hash worker.
+//! 2. [`artifact`]: the outer tar walker, the manifest, names, header and payload checks; it
+//!    mints [`artifact::CheckedHeader`], [`artifact::VerifiedFile`] and
+//!    [`artifact::VerifiedArtifact`].
+//! 3. [`signature`]: `manifest.sig` against the trusted keys → [`signature::VerifiedManifest`];
+//!    [`keys`]: where those keys come from (`pkcs11:` URIs, tokens, TPMs).
+//! 4. [`policy`]: does the artifact fit this device (device type, depends).
+//! 5. [`install`]: Update Modules and A/B partitions, activated only with the
+//!    `VerifiedArtifact` of the read that fed them; commit, rollback, the post-reboot check.
+//! 6. [`state`]: what the device remembers (provides, the pending install), written
+//!    crash-safely.
 //!
-//! Each check mints a proof that only it can build (private fields, `compile_fail` doctests):
-//! [`signature::VerifiedManifest`] (the signature), [`names::PayloadName`] and
-//! [`names::ScriptName`] (the name rules), [`artifact::CheckedHeader`] (the header's hash and
-//! parse), [`artifact::VerifiedFile`] (one file's hash) and [`artifact::VerifiedArtifact`] (the
-//! whole read). Activation — [`install::rootfs::RootfsSink::activate`] and
-//! [`install::download::ModuleSink::finish`] — takes a `VerifiedArtifact` and refuses one whose
-//! manifest is not the one the installer was fed.
+//! Around them: [`config`] (mender.conf, artifact-gate.toml, what a command needs from them),
+//! [`error`] (how failures are classified and told), [`daemon`] (the local API and its client)
+//! and [`cli`] (the command line; nothing in the layers above depends on it).
 //!
-//! Parsing, cryptography and policy are synchronous and free of side effects; I/O lives at the
-//! edges: [`config`] (mender.conf, key files), [`source`] (files, stdin, HTTPS), [`install`]
-//! (modules, partitions, boot environment, state) and [`cli`].
+//! Parsing, cryptography and policy are synchronous and free of side effects (they may start
+//! threads to inflate and hash); files, processes, sockets and tokio live in `install`, `state`,
+//! `config`, `daemon` and `cli`.
+
+// The verifier's layers, in data-path order.
+pub mod stream;
 
 pub mod artifact;
-pub mod cli;
-pub mod client;
-pub mod config;
-pub mod daemon;
-pub mod error;
-pub mod escape;
-pub mod install;
-pub mod io;
-pub mod limits;
-pub mod manifest;
-pub mod names;
-pub mod persist;
-pub mod policy;
-pub mod progress;
-pub mod provides;
-pub mod setup;
+
 pub mod signature;
-pub mod source;
+
+pub mod keys;
+
+pub mod policy;
+
+pub mod install;
+
+pub mod state;
+
+// Around them.
+pub mod config;
+
+pub mod error;
+
+pub mod daemon;
+
+pub mod cli;
 
 /// Entry points into internal parsers for coverage-guided fuzzing (`fuzz/`). `cargo fuzz` builds
 /// with `--cfg fuzzing`; nothing here exists in a normal build.
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::limits::Limits;
+    use crate::stream::limits::Limits;
 
     /// The header parser, as it runs on header bytes whose hash matched the manifest.
     pub fn header(entry_name: &str, bytes: &[u8]) {

@@ -7,7 +7,7 @@
 use thiserror::Error;
 
 use crate::artifact::CheckedHeader;
-use crate::provides::Provides;
+use crate::state::provides::Provides;
 
 /// Why an artifact does not fit the device.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -18,8 +18,8 @@ pub enum PolicyError {
     /// The device type is not among the artifact's compatible types.
     #[error(
         "artifact is for device types {}, not for {}",
-        crate::escape::quoted_list(.supported),
-        crate::escape::quoted(.device)
+        crate::error::escape::quoted_list(.supported),
+        crate::error::escape::quoted(.device)
     )]
     IncompatibleDevice {
         /// This device's type.
@@ -33,9 +33,9 @@ pub enum PolicyError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
     "artifact depends on {} being one of {}; the device has {}",
-    crate::escape::quoted(.key),
-    crate::escape::quoted_list(.wanted),
-    found.as_deref().map_or("none".to_owned(), |f| crate::escape::quoted(f).to_string())
+    crate::error::escape::quoted(.key),
+    crate::error::escape::quoted_list(.wanted),
+    found.as_deref().map_or("none".to_owned(), |f| crate::error::escape::quoted(f).to_string())
 )]
 pub struct DependsError {
     /// The provides key.

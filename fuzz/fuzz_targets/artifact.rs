@@ -7,7 +7,7 @@
 use std::io::Cursor;
 
 use artifact_gate::artifact::{DiscardSink, ReadOptions, read_artifact};
-use artifact_gate::limits::Limits;
+use artifact_gate::stream::limits::Limits;
 use artifact_gate::policy::DeviceFacts;
 use artifact_gate::signature::SignaturePolicy;
 use libfuzzer_sys::fuzz_target;

@@ -2,7 +2,7 @@
 //! HTTP framing is hyper's.)
 #![no_main]
 
-use artifact_gate::daemon::config::DaemonConfig;
+use artifact_gate::config::settings::DaemonConfig;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

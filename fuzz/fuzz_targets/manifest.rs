@@ -1,7 +1,7 @@
 //! The manifest parser (spec §3.2): strict lines of digest, two spaces, path.
 #![no_main]
 
-use artifact_gate::manifest::Manifest;
+use artifact_gate::artifact::manifest::Manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

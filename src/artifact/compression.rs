@@ -10,8 +10,8 @@ use std::io::{self, BufReader, Cursor, Read};
 use std::rc::Rc;
 use std::sync::mpsc;
 
-use crate::io::InflateRatio;
-use crate::limits::{INFLATE_RATIO_FLOOR, Limits};
+use crate::stream::InflateRatio;
+use crate::stream::limits::{INFLATE_RATIO_FLOOR, Limits};
 
 /// A compression format an artifact member may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -482,8 +482,8 @@ mod tests {
         let len = INFLATE_RATIO_FLOOR * 2;
         let err = inflate_all(&zstd_zeros(len), Compression::Zstd, &Limits::default())
             .expect_err("128 MiB of zeros in a few KiB of zstd must trip the guard");
-        match crate::io::classify(err) {
-            crate::io::IoClass::InflateRatio {
+        match crate::stream::classify(err) {
+            crate::stream::IoClass::InflateRatio {
                 limit,
                 inflated,
                 compressed,

@@ -1,7 +1,7 @@
 //! `header.tar[.gz|.xz|.zst]`: hash-checked first, then parsed into a [`CheckedHeader`].
 //!
 //! Spec §5 and §12.7: the whole compressed header is buffered (bounded by
-//! [`crate::limits::Limits::max_header`]) and its SHA-256 compared with the verified manifest
+//! [`crate::stream::limits::Limits::max_header`]) and its SHA-256 compared with the verified manifest
 //! before a single byte of it is decompressed or parsed. The tar inside must hold, in this order:
 //! `header-info`, any `scripts/<name>`, `headers/0000/type-info`, an optional
 //! `headers/0000/meta-data` — nothing else (C++ client order, spec §5.1).
@@ -15,9 +15,9 @@ use thiserror::Error;
 use super::compression::{self, Compression};
 use super::json::{self, CiObject, FieldProblem};
 use super::tar_rules::{self, EntryNameError, TarEnd};
-use crate::io::{self as aio, IoClass};
-use crate::limits::Limits;
-use crate::names::{self, NameError, ScriptName};
+use crate::artifact::names::{self, NameError, ScriptName};
+use crate::stream::limits::Limits;
+use crate::stream::{self as aio, IoClass};
 
 /// What the payload holds (header-info `payloads[0].type`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +192,7 @@ impl From<HeaderForTests> for CheckedHeader {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HeaderError {
     /// The header's compression does not match its name.
-    #[error("header is named '{}' but its content is {found}", crate::escape::escaped(.name))]
+    #[error("header is named '{}' but its content is {found}", crate::error::escape::escaped(.name))]
     SuffixMismatch {
         /// Entry name.
         name: String,
@@ -203,7 +203,7 @@ pub enum HeaderError {
     #[error("header archive is malformed: {0}")]
     Malformed(String),
     /// A header member that is not a regular file.
-    #[error("header member '{}' is not a regular file ({kind})", crate::escape::escaped(.member))]
+    #[error("header member '{}' is not a regular file ({kind})", crate::error::escape::escaped(.member))]
     NotRegular {
         /// Member name.
         member: String,
@@ -211,7 +211,7 @@ pub enum HeaderError {
         kind: String,
     },
     /// A header member with a dangerous or invalid name.
-    #[error("header member '{}': {reason}", crate::escape::escaped(.name))]
+    #[error("header member '{}': {reason}", crate::error::escape::escaped(.name))]
     BadMemberName {
         /// The name, lossily decoded.
         name: String,
@@ -219,7 +219,7 @@ pub enum HeaderError {
         reason: EntryNameError,
     },
     /// A member that does not belong in a v3 header, or is out of order.
-    #[error("header member '{}' is not allowed here (expected {expected})", crate::escape::escaped(.member))]
+    #[error("header member '{}' is not allowed here (expected {expected})", crate::error::escape::escaped(.member))]
     UnexpectedMember {
         /// Member name.
         member: String,
@@ -233,8 +233,8 @@ pub enum HeaderError {
     #[error(
         "header member '{}' is at payload index {}, but the artifact's only payload is \
          0000 (expected 'headers/0000/type-info')",
-        crate::escape::escaped(.member),
-        crate::escape::escaped(.index)
+        crate::error::escape::escaped(.member),
+        crate::error::escape::escaped(.index)
     )]
     WrongIndex {
         /// Member name.
@@ -243,16 +243,16 @@ pub enum HeaderError {
         index: String,
     },
     /// A second payload's headers: only one payload is supported.
-    #[error("header member '{}' describes a second payload; only one payload is supported", crate::escape::escaped(.0))]
+    #[error("header member '{}' describes a second payload; only one payload is supported", crate::error::escape::escaped(.0))]
     SecondPayload(String),
     /// A member appears twice.
-    #[error("header member '{}' appears twice", crate::escape::escaped(.0))]
+    #[error("header member '{}' appears twice", crate::error::escape::escaped(.0))]
     Duplicate(String),
     /// A required member is missing.
-    #[error("header has no '{}'", crate::escape::escaped(.0))]
+    #[error("header has no '{}'", crate::error::escape::escaped(.0))]
     Missing(&'static str),
     /// A state script with an invalid name.
-    #[error("state script '{}': {reason}", crate::escape::escaped(.name))]
+    #[error("state script '{}': {reason}", crate::error::escape::escaped(.name))]
     BadScriptName {
         /// Script name.
         name: String,
@@ -260,7 +260,7 @@ pub enum HeaderError {
         reason: NameError,
     },
     /// A member is not valid JSON.
-    #[error("header member '{}' is not valid JSON: {detail}", crate::escape::escaped(.member))]
+    #[error("header member '{}' is not valid JSON: {detail}", crate::error::escape::escaped(.member))]
     Json {
         /// Member name.
         member: &'static str,
@@ -288,7 +288,7 @@ pub enum HeaderError {
         type_info: Option<String>,
     },
     /// A payload type that cannot name an Update Module.
-    #[error("payload type '{}' is not a valid module name: {reason}", crate::escape::escaped(.name))]
+    #[error("payload type '{}' is not a valid module name: {reason}", crate::error::escape::escaped(.name))]
     BadPayloadType {
         /// The type.
         name: String,
@@ -440,7 +440,7 @@ impl CheckedHeader {
 fn payload_type_words(value: Option<&str>) -> String {
     value.map_or_else(
         || "null".to_owned(),
-        |v| crate::escape::quoted(v).to_string(),
+        |v| crate::error::escape::quoted(v).to_string(),
     )
 }
 

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::escape::quoted;
+use crate::error::escape::quoted;
 
 /// Parses one JSON document like `serde_json::from_slice`, but refuses an object that holds the
 /// same key twice. The message names the key and where the second one stands.

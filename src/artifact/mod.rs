@@ -17,6 +17,8 @@
 pub mod compression;
 pub mod header;
 mod json;
+pub mod manifest;
+pub mod names;
 mod payload;
 pub mod tar_rules;
 pub mod version;
@@ -31,12 +33,12 @@ pub use tar_rules::{EntryNameError, TarEnd};
 
 use tar_rules::ExtensionGuard;
 
-use crate::io::{self as aio, IoClass, Sha256Digest, SourceReader};
-use crate::limits::Limits;
-use crate::manifest::is_header_name;
-use crate::names::PayloadName;
+use crate::artifact::manifest::is_header_name;
+use crate::artifact::names::PayloadName;
 use crate::policy::{self, DeviceFacts, PolicyError};
 use crate::signature::{self, ManifestRejection, SignaturePolicy, Trust, VerifiedManifest};
+use crate::stream::limits::Limits;
+use crate::stream::{self as aio, IoClass, Sha256Digest, SourceReader};
 
 /// A payload file as it arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +197,7 @@ pub struct ReadOptions {
 #[derive(Debug, Error)]
 pub enum Rejection {
     /// An entry is missing, out of order or unknown.
-    #[error("unexpected entry '{}' (expected {expected})", crate::escape::escaped(.found))]
+    #[error("unexpected entry '{}' (expected {expected})", crate::error::escape::escaped(.found))]
     UnexpectedEntry {
         /// What came.
         found: String,
@@ -208,13 +210,13 @@ pub enum Rejection {
     /// The payload comes where the header must stand (spec §1.2).
     #[error(
         "the artifact has no header: '{}' comes where 'header.tar[.gz|.xz|.zst]' must stand",
-        crate::escape::escaped(.0)
+        crate::error::escape::escaped(.0)
     )]
     MissingHeader(String),
     /// An outer entry of zero bytes where content is required.
     #[error(
         "entry '{}' is empty (0 bytes); {}",
-        crate::escape::escaped(.entry),
+        crate::error::escape::escaped(.entry),
         .needs
     )]
     EmptyEntry {
@@ -226,20 +228,20 @@ pub enum Rejection {
     /// A compressed stream that stops before its end marker.
     #[error(
         "'{}' is cut short: its compressed stream stops before its end marker",
-        crate::escape::escaped(.0)
+        crate::error::escape::escaped(.0)
     )]
     StreamCut(String),
     /// An entry seen twice.
-    #[error("entry '{}' appears twice", crate::escape::escaped(.0))]
+    #[error("entry '{}' appears twice", crate::error::escape::escaped(.0))]
     DuplicateEntry(String),
     /// Augmented artifacts are not supported (their augment header is unsigned, spec §2).
-    #[error("augmented artifacts are not supported (entry '{}')", crate::escape::escaped(.0))]
+    #[error("augmented artifacts are not supported (entry '{}')", crate::error::escape::escaped(.0))]
     Augmented(String),
     /// More than one payload.
-    #[error("a second payload '{}' is not supported; artifacts carry exactly one", crate::escape::escaped(.0))]
+    #[error("a second payload '{}' is not supported; artifacts carry exactly one", crate::error::escape::escaped(.0))]
     SecondPayload(String),
     /// A member that is not a regular file.
-    #[error("{container} member '{}' is a {kind}; only regular files are allowed", crate::escape::escaped(.entry))]
+    #[error("{container} member '{}' is a {kind}; only regular files are allowed", crate::error::escape::escaped(.entry))]
     NotRegular {
         /// Which tar.
         container: &'static str,
@@ -249,7 +251,7 @@ pub enum Rejection {
         kind: String,
     },
     /// A member with a dangerous name.
-    #[error("{container} member '{}': {reason}", crate::escape::escaped(.entry))]
+    #[error("{container} member '{}': {reason}", crate::error::escape::escaped(.entry))]
     BadEntryName {
         /// Which tar.
         container: &'static str,
@@ -259,15 +261,15 @@ pub enum Rejection {
         reason: EntryNameError,
     },
     /// A payload file name that is not one plain component.
-    #[error("payload file '{}': {reason}", crate::escape::escaped(.entry))]
+    #[error("payload file '{}': {reason}", crate::error::escape::escaped(.entry))]
     BadPayloadName {
         /// Member name.
         entry: String,
         /// Why.
-        reason: crate::names::NameError,
+        reason: crate::artifact::names::NameError,
     },
     /// A compression suffix that lies about the content.
-    #[error("entry '{}' is named {named} but its content is {found}", crate::escape::escaped(.entry))]
+    #[error("entry '{}' is named {named} but its content is {found}", crate::error::escape::escaped(.entry))]
     SuffixMismatch {
         /// Entry name.
         entry: String,
@@ -277,7 +279,7 @@ pub enum Rejection {
         found: Compression,
     },
     /// A buffered entry over its size limit.
-    #[error("entry '{}' is larger than the limit of {limit} bytes", crate::escape::escaped(.entry))]
+    #[error("entry '{}' is larger than the limit of {limit} bytes", crate::error::escape::escaped(.entry))]
     EntryTooLarge {
         /// Entry.
         entry: String,
@@ -289,7 +291,7 @@ pub enum Rejection {
     ArtifactTooLarge(u64),
     /// A compressed member inflated past the ratio guard.
     #[error("'{}' inflates more than {limit}:1 ({inflated} bytes from {compressed} compressed bytes; limit max_inflate_ratio)"
-    , crate::escape::escaped(.entry))]
+    , crate::error::escape::escaped(.entry))]
     InflateRatio {
         /// The compressed member.
         entry: String,
@@ -301,7 +303,7 @@ pub enum Rejection {
         compressed: u64,
     },
     /// A member ended before its declared size.
-    #[error("'{}' is truncated: {found} of {expected} bytes", crate::escape::escaped(.entry))]
+    #[error("'{}' is truncated: {found} of {expected} bytes", crate::error::escape::escaped(.entry))]
     Truncated {
         /// Entry.
         entry: String,
@@ -338,7 +340,7 @@ pub enum Rejection {
     #[error(transparent)]
     Manifest(#[from] ManifestRejection),
     /// A hash does not match the manifest.
-    #[error("checksum mismatch for '{}': manifest has {expected}, content is {found}", crate::escape::escaped(.entry))]
+    #[error("checksum mismatch for '{}': manifest has {expected}, content is {found}", crate::error::escape::escaped(.entry))]
     ChecksumMismatch {
         /// Manifest path.
         entry: String,
@@ -348,7 +350,7 @@ pub enum Rejection {
         found: String,
     },
     /// The manifest covers another header name than the artifact carries.
-    #[error("the manifest covers '{}' but the artifact's header is '{}'", crate::escape::escaped(.manifest), crate::escape::escaped(.artifact))]
+    #[error("the manifest covers '{}' but the artifact's header is '{}'", crate::error::escape::escaped(.manifest), crate::error::escape::escaped(.artifact))]
     HeaderNotCovered {
         /// Manifest's header line.
         manifest: String,
@@ -365,15 +367,15 @@ pub enum Rejection {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     /// A payload file the manifest does not list (MEN-9109, spec §10).
-    #[error("payload file 'data/0000/{}' is not listed in the manifest", crate::escape::escaped(.0))]
+    #[error("payload file 'data/0000/{}' is not listed in the manifest", crate::error::escape::escaped(.0))]
     UnlistedFile(String),
     /// A payload file twice.
-    #[error("payload file 'data/0000/{}' appears twice", crate::escape::escaped(.0))]
+    #[error("payload file 'data/0000/{}' appears twice", crate::error::escape::escaped(.0))]
     DuplicateFile(String),
     /// Files the manifest lists that never arrived.
     #[error(
         "manifest lists files the payload does not contain: {}",
-        crate::escape::quoted_list(.0)
+        crate::error::escape::quoted_list(.0)
     )]
     MissingFiles(Vec<String>),
     /// The manifest and the payload type disagree.
@@ -744,13 +746,13 @@ pub(crate) fn io_error(entry: &str, err: io::Error) -> ReadError {
             container: if entry == "artifact" {
                 "artifact".to_owned()
             } else {
-                crate::escape::quoted(entry).to_string()
+                crate::error::escape::quoted(entry).to_string()
             },
             pax,
         }
         .into(),
         IoClass::Malformed(detail) => Rejection::Malformed {
-            container: crate::escape::quoted(entry).to_string(),
+            container: crate::error::escape::quoted(entry).to_string(),
             detail,
         }
         .into(),

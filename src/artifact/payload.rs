@@ -10,10 +10,10 @@ use std::io::{self, Read};
 use super::compression::{self, Compression};
 use super::tar_rules;
 use super::{PayloadFileInfo, PayloadSink, ReadError, Rejection, VerifiedFile, compare, io_error};
-use crate::io::{ExactReader, HashWorker, drain};
-use crate::limits::Limits;
-use crate::names;
+use crate::artifact::names;
 use crate::signature::VerifiedManifest;
+use crate::stream::limits::Limits;
+use crate::stream::{ExactReader, HashWorker, drain};
 
 /// Streams the payload container `entry` (named `name`) through `sink`.
 pub(super) fn stream<R: Read>(
@@ -106,7 +106,7 @@ pub(super) fn stream<R: Read>(
         .map_err(|e| io_error(name, e))?;
     if let Err(end) = end {
         return Err(Rejection::BadEnd {
-            container: crate::escape::quoted(name).to_string(),
+            container: crate::error::escape::quoted(name).to_string(),
             end,
         }
         .into());
@@ -115,7 +115,7 @@ pub(super) fn stream<R: Read>(
     let leftover = drain(&mut outer).map_err(|e| io_error(name, e))?;
     if leftover != 0 {
         return Err(Rejection::Malformed {
-            container: crate::escape::quoted(name).to_string(),
+            container: crate::error::escape::quoted(name).to_string(),
             detail: format!("{leftover} bytes after the compressed stream"),
         }
         .into());

@@ -104,10 +104,10 @@ pub(crate) fn require_regular<R: Read>(entry: &tar::Entry<'_, R>) -> Result<(), 
 /// of the two-block end marker, then only zeros, at most `max_padding` of them. Reads `rest` to
 /// its end (or to the cap).
 pub(crate) fn finish<R: Read>(rest: R, max_padding: u64) -> io::Result<Result<(), TarEnd>> {
-    use crate::io::ZeroRun;
+    use crate::stream::ZeroRun;
     // The tar crate stops after the first zero block (or at EOF, having seen none); the second
     // zero block must still be there.
-    Ok(match crate::io::drain_zeros(rest, max_padding)? {
+    Ok(match crate::stream::drain_zeros(rest, max_padding)? {
         ZeroRun::End(zeros) if zeros >= 512 => Ok(()),
         ZeroRun::End(_) => Err(TarEnd::MissingMarker),
         ZeroRun::NonZero(offset) => Err(TarEnd::TrailingData { offset }),
@@ -128,7 +128,7 @@ pub struct BadPax {
 
 /// One malformed record of a PAX extended header.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("record {record}{}: {problem}", .key.as_deref().map(|k| format!(" ({})", crate::escape::quoted(k))).unwrap_or_default())]
+#[error("record {record}{}: {problem}", .key.as_deref().map(|k| format!(" ({})", crate::error::escape::quoted(k))).unwrap_or_default())]
 pub struct PaxDefect {
     /// 1-based position of the record in the header.
     pub record: usize,
@@ -169,7 +169,7 @@ pub enum PaxProblem {
     #[error("appears twice in one header")]
     Duplicate,
     /// A numeric record that is not a non-negative decimal number.
-    #[error("value {} is not a non-negative decimal number", crate::escape::quoted(.0))]
+    #[error("value {} is not a non-negative decimal number", crate::error::escape::quoted(.0))]
     NotANumber(String),
     /// A numeric record too large for a 63-bit signed number (Go's archive/tar limit).
     #[error("value {0} does not fit in a signed 64-bit number")]
@@ -421,8 +421,8 @@ impl<R: Read> ExtensionGuard<R> {
         {
             let member = match (is_end, path) {
                 (true, _) => "(none: the archive ends after it)".to_owned(),
-                (false, Some(path)) => crate::escape::quoted(&path).to_string(),
-                (false, None) => crate::escape::quoted(&header.path_bytes()).to_string(),
+                (false, Some(path)) => crate::error::escape::quoted(&path).to_string(),
+                (false, None) => crate::error::escape::quoted(&header.path_bytes()).to_string(),
             };
             return Err(io::Error::other(BadPax { member, defect }));
         }

@@ -15,7 +15,7 @@ pub enum VersionError {
     #[error("'version' is not {{\"format\":\"mender\",\"version\":3}}: {0}")]
     Malformed(String),
     /// `format` is not `mender`.
-    #[error("'version' format is {}, expected 'mender'", crate::escape::quoted(.0))]
+    #[error("'version' format is {}, expected 'mender'", crate::error::escape::quoted(.0))]
     NotMender(String),
     /// A format version other than 3.
     #[error("artifact format version {0} is not supported (only version 3)")]

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::Daemon;
 use super::body::{BodyReader, Events, Watched};
 use super::peer::Peer;
+use crate::install::flow::{self, Finished, InstallOutcome, Observer};
 use crate::install::module::RebootNeed;
-use crate::install::standalone::{self, Finished, InstallOutcome, Observer};
 
 /// A response body: a whole JSON document or a stream of events.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -88,7 +88,7 @@ fn busy(what: &str) -> Response<Body> {
 async fn status(daemon: &Arc<Daemon>) -> Response<Body> {
     let d = daemon.clone();
     let report = tokio::task::spawn_blocking(move || {
-        let mut report = standalone::status(&d.paths).map_err(|e| e.to_string())?;
+        let mut report = flow::status(&d.paths).map_err(|e| e.to_string())?;
         if let Value::Object(map) = &mut report {
             map.insert("operation".to_owned(), d.activity());
             map.insert("last_boot_check".to_owned(), d.last_resume());
@@ -242,20 +242,20 @@ fn run_install(
                 .ok()
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len());
-            let input = crate::setup::open_input(&daemon.paths, None, &source)
+            let input = crate::config::resolve::open_input(&daemon.paths, None, &source)
                 .map_err(|e| e.to_string())?;
             (input, total)
         }
         (None, None) => return Err("no input".to_owned()),
     };
     let input = Watched::new(input, total, daemon.cancel.clone(), events.clone());
-    let outcome = standalone::install(input, &ctx).map_err(|e| e.to_string())?;
+    let outcome = flow::install(input, &ctx).map_err(|e| e.to_string())?;
     let (mut status, reboot) = match outcome {
         InstallOutcome::Committed { reboot } => ("committed", reboot),
         InstallOutcome::Pending { reboot } => ("installed", reboot),
     };
     if status == "installed" && reboot == RebootNeed::No && daemon.config.update.auto_commit {
-        match standalone::commit(&ctx).map_err(|e| e.to_string())? {
+        match flow::commit(&ctx).map_err(|e| e.to_string())? {
             Finished::Done(_) => status = "committed",
             Finished::NothingPending => {}
         }
@@ -306,8 +306,8 @@ async fn change(daemon: Arc<Daemon>, peer: Peer, what: Change) -> Response<Body>
         let _guard = guard;
         let ctx = d.context().map_err(|e| e.to_string())?;
         match what {
-            Change::Commit => standalone::commit(&ctx),
-            Change::Rollback => standalone::rollback(&ctx),
+            Change::Commit => flow::commit(&ctx),
+            Change::Rollback => flow::rollback(&ctx),
         }
         .map_err(|e| e.to_string())
     })

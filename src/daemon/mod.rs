@@ -1,15 +1,15 @@
 //! `artifact-gate daemon`: the service that other agents hand artifacts to (issue #4).
 //!
 //! It listens on a Unix socket ([`api`]), runs one install, commit or rollback at a time (the
-//! same lock as the command line, see [`crate::install::state::Store::lock`]), and on start
+//! same lock as the command line, see [`crate::state::store::Store::lock`]), and on start
 //! judges a pending install after its reboot ([`crate::install::resume`]). The blocking
 //! installer runs on tokio's blocking pool; the event loop itself only moves bytes and events.
-//! Nothing here verifies or installs on its own: it is the same [`crate::install::standalone`]
+//! Nothing here verifies or installs on its own: it is the same [`crate::install::flow`]
 //! path the command line takes.
 
 pub mod api;
 pub mod body;
-pub mod config;
+pub mod client;
 pub mod peer;
 pub mod systemd;
 
@@ -23,13 +23,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::config::MenderPaths;
+use crate::config::mender_conf::MenderPaths;
+use crate::config::resolve::{self, KeySource};
+use crate::config::settings::{DaemonConfig, DaemonConfigError};
 use crate::install::bootenv::BootEnv;
+use crate::install::flow::InstallContext;
 use crate::install::grubenv::GrubEnv;
 use crate::install::resume::{self, Resumed};
-use crate::install::standalone::InstallContext;
-use crate::setup::{self, KeySource};
-use config::{DaemonConfig, DaemonConfigError};
 use peer::Peer;
 
 /// How long a stop waits for the running operation to reach a safe point.
@@ -89,7 +89,7 @@ pub struct Daemon {
     operation: Mutex<Option<Activity>>,
     last_resume: Mutex<Value>,
     /// The mender.conf verify-key entries that could not be used when keys were last loaded.
-    broken_keys: Mutex<Vec<crate::config::BrokenKey>>,
+    broken_keys: Mutex<Vec<crate::config::mender_conf::BrokenKey>>,
     /// Set when the service is stopping: a running download stops before activation.
     cancel: Arc<AtomicBool>,
     /// The same, for the tasks that pump uploads.
@@ -189,8 +189,8 @@ impl Daemon {
     }
 
     /// The install context from mender.conf, with the daemon's own boot and limit settings.
-    fn context(&self) -> Result<InstallContext, crate::error::Error> {
-        let mut ctx = setup::install_context(&self.paths, &KeySource::default(), false)?;
+    fn context(&self) -> Result<InstallContext, crate::cli::error::Error> {
+        let mut ctx = resolve::install_context(&self.paths, &KeySource::default(), false)?;
         if let Some(config) = &self.config.boot.fw_env_config {
             ctx.bootenv = BootEnv::UBoot {
                 config: Some(config.clone()),
@@ -238,7 +238,8 @@ impl Daemon {
     /// The reboot cycle's second half, run once at start.
     fn resume(&self) -> Value {
         let result = self.context().and_then(|ctx| {
-            resume::resume(&ctx, self.config.update.auto_commit).map_err(crate::error::Error::from)
+            resume::resume(&ctx, self.config.update.auto_commit)
+                .map_err(crate::cli::error::Error::from)
         });
         let value = match result {
             Ok(Resumed::Nothing) => json!({ "result": "nothing pending" }),

@@ -11,11 +11,11 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::standalone::{self, InstallContext, InstallError, InstallOutcome};
-use super::state::Store;
+use super::flow::{self, InstallContext, InstallError, InstallOutcome};
 use crate::artifact::{self, DiscardSink, PayloadType, ReadError, ReadOptions, Rejection};
 use crate::policy::DeviceFacts;
 use crate::signature::{ManifestRejection, SignatureError, SignaturePolicy};
+use crate::state::store::Store;
 
 /// An unsigned empty-payload artifact is a few KiB; anything larger is not one.
 const UNSIGNED_BOOTSTRAP_LIMIT: u64 = 1024 * 1024;
@@ -52,14 +52,14 @@ impl Bootstrap {
                 pending: false,
             } => Some(format!(
                 "{what} {} is installed (first start)",
-                crate::escape::quoted(artifact_name)
+                crate::error::escape::quoted(artifact_name)
             )),
             Self::Installed {
                 artifact_name,
                 pending: true,
             } => Some(format!(
                 "{what} {} is installed and waits for commit (first start)",
-                crate::escape::quoted(artifact_name)
+                crate::error::escape::quoted(artifact_name)
             )),
             Self::Refused { reason } => {
                 Some(format!("{what} was refused and left in place: {reason}"))
@@ -95,7 +95,7 @@ pub fn install_bootstrap(ctx: &InstallContext, accept_unsigned: bool) -> Bootstr
             };
         }
     };
-    let result = match standalone::install(file, ctx) {
+    let result = match flow::install(file, ctx) {
         Err(e) if is_unsigned(&e) && accept_unsigned => install_unsigned(ctx, &path),
         Err(e) if is_unsigned(&e) => Err(format!(
             "{e}; set [update] accept_unsigned_bootstrap = true to accept an unsigned \
@@ -156,15 +156,15 @@ fn install_unsigned(
         return Err(format!(
             "it is unsigned and carries a {} payload; accept_unsigned_bootstrap accepts only an \
              empty payload",
-            crate::escape::quoted(kind)
+            crate::error::escape::quoted(kind)
         ));
     }
     tracing::warn!(
         "installing the unsigned bootstrap artifact {} (accept_unsigned_bootstrap = true; empty \
          payload)",
-        crate::escape::quoted(&read.header().artifact_name())
+        crate::error::escape::quoted(&read.header().artifact_name())
     );
-    standalone::install(&bytes[..], &unsigned).map_err(|e| e.to_string())
+    flow::install(&bytes[..], &unsigned).map_err(|e| e.to_string())
 }
 
 fn is_unsigned(e: &InstallError) -> bool {

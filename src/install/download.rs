@@ -29,8 +29,8 @@ use super::process;
 use crate::artifact::{
     CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedArtifact, VerifiedFile,
 };
-use crate::io::Sha256Digest;
 use crate::signature::VerifiedManifest;
+use crate::stream::Sha256Digest;
 
 /// How many bytes at the end of each streamed file wait for its hash check (a few of the pipe
 /// writes a module sees; the whole file when it is smaller). Memory stays bounded: at most twice

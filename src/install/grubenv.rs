@@ -106,8 +106,8 @@ impl GrubEnv {
             if k.is_empty() || k.contains(['=', '\n']) || v.contains('\n') {
                 return Err(fail(format!(
                     "refusing to write variable {}={}",
-                    crate::escape::quoted(k),
-                    crate::escape::quoted(v)
+                    crate::error::escape::quoted(k),
+                    crate::error::escape::quoted(v)
                 )));
             }
         }
@@ -230,7 +230,8 @@ fn editenv(file: &Path, assignments: &[String]) -> Result<(), BootEnvError> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BootEnvError> {
-    crate::persist::write_atomic(path, bytes).map_err(|e| fail(format!("{}: {e}", path.display())))
+    crate::state::persist::write_atomic(path, bytes)
+        .map_err(|e| fail(format!("{}: {e}", path.display())))
 }
 
 /// Environment files are 1 KiB blocks; anything over 64 KiB is not one.

@@ -1,11 +1,12 @@
 //! The install step: what happens to a verified payload. The Update Module v3 file tree and
 //! state calls ([`module`]), the streaming `Download` into a module ([`download`]), A/B rootfs
-//! writes ([`rootfs`]), the `install`/`commit`/`rollback` flow ([`standalone`]), the post-reboot
+//! writes ([`rootfs`]), the `install`/`commit`/`rollback` flow ([`flow`]), the post-reboot
 //! check ([`resume`]) and the first-start bootstrap artifact ([`bootstrap`]).
 
 pub mod bootenv;
 pub mod bootstrap;
 pub mod download;
+pub mod flow;
 pub mod grubenv;
 pub mod module;
 mod process;
@@ -13,5 +14,3 @@ pub mod readback;
 pub mod resume;
 pub mod rootfs;
 pub mod scripts;
-pub mod standalone;
-pub mod state;

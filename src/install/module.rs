@@ -126,8 +126,8 @@ pub enum ModuleError {
     /// A query answer outside the protocol.
     #[error(
         "Update Module answered {} to {state}; expected one of {}",
-        crate::escape::quoted(.answer),
-        crate::escape::quoted_list(.expected)
+        crate::error::escape::quoted(.answer),
+        crate::error::escape::quoted_list(.expected)
     )]
     Protocol {
         /// State.

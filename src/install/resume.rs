@@ -21,10 +21,10 @@
 //! service restart never commits an update that has not booted. Update Modules that asked for a
 //! reboot are judged by their own `ArtifactVerifyReboot`, again only after a proven reboot.
 
+use super::flow::{self, Finished, InstallContext, InstallError};
 use super::module::ModuleState;
 use super::rootfs::Slots;
-use super::standalone::{self, Finished, InstallContext, InstallError};
-use super::state::{PendingInstall, Store};
+use crate::state::store::{PendingInstall, Store};
 
 /// What the device shows about a pending A/B install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub fn resume(ctx: &InstallContext, auto_commit: bool) -> Result<Resumed, Instal
         return Ok(Resumed::Nothing);
     };
     let name = pending.claims.artifact_name.clone();
-    let rebooted = match (&pending.boot_id, super::state::boot_id()) {
+    let rebooted = match (&pending.boot_id, crate::state::store::boot_id()) {
         (Some(then), Some(now)) => Some(*then != now),
         _ => None,
     };
@@ -123,7 +123,7 @@ pub fn resume(ctx: &InstallContext, auto_commit: bool) -> Result<Resumed, Instal
     match judgement {
         Judgement::WaitForReboot => Ok(Resumed::WaitingForReboot(name)),
         Judgement::Verified if !auto_commit => Ok(Resumed::WaitingForCommit(name)),
-        Judgement::Verified => match standalone::commit(ctx) {
+        Judgement::Verified => match flow::commit(ctx) {
             Ok(Finished::Done(name)) => Ok(Resumed::Committed(name)),
             Ok(Finished::NothingPending) => Ok(Resumed::Nothing),
             Err(e) => {
@@ -201,7 +201,7 @@ fn roll_back(
     pending: &PendingInstall,
 ) -> Result<(), InstallError> {
     if pending.supports_rollback {
-        standalone::rollback(ctx)?;
+        flow::rollback(ctx)?;
         if pending.rootfs.is_none()
             && let Ok(module) = super::module::UpdateModule::locate(
                 &ctx.paths.data_dir,

@@ -19,8 +19,8 @@ use super::readback::{self, ReadBack, ReadBackError};
 use crate::artifact::{
     CheckedHeader, PayloadFileInfo, PayloadSink, SinkError, VerifiedArtifact, VerifiedFile,
 };
-use crate::io::Sha256Digest;
 use crate::signature::VerifiedManifest;
+use crate::stream::Sha256Digest;
 
 /// The two root partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +61,8 @@ pub enum RootfsError {
     #[error(
         "cannot tell the active root partition: the mounted root is {} and \
          mender_boot_part is {}, neither matches RootfsPartA or RootfsPartB",
-        .root.as_deref().map_or_else(|| "unknown".to_owned(), |r| crate::escape::quoted(r).to_string()),
-        .boot_part.as_deref().map_or_else(|| "unset".to_owned(), |b| crate::escape::quoted(b).to_string())
+        .root.as_deref().map_or_else(|| "unknown".to_owned(), |r| crate::error::escape::quoted(r).to_string()),
+        .boot_part.as_deref().map_or_else(|| "unset".to_owned(), |b| crate::error::escape::quoted(b).to_string())
     )]
     UnknownActive {
         /// Source of the `/` mount.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::process::{self, Ran};
-use crate::names;
+use crate::artifact::names;
 
 /// Which part of a state a script runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl StateScripts {
     /// state-script grammar by the header parser).
     pub fn install_artifact_scripts(
         &self,
-        scripts: &[(crate::names::ScriptName, Vec<u8>)],
+        scripts: &[(crate::artifact::names::ScriptName, Vec<u8>)],
     ) -> Result<(), ScriptError> {
         let dir = &self.artifact_dir;
         let io_err = |source| ScriptError::Io {

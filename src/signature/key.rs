@@ -14,7 +14,7 @@ use rsa::traits::PublicKeyParts;
 use thiserror::Error;
 
 use super::scheme::{KeyAlgorithm, SchemeCheck};
-use crate::io::Sha256Digest;
+use crate::stream::Sha256Digest;
 
 /// Smallest RSA modulus accepted, in bits (issue #2: refuse keys under 2048 bits).
 pub const MIN_RSA_BITS: u32 = 2048;
@@ -35,7 +35,7 @@ pub enum PublicKey {
     Ed25519(ed25519_dalek::VerifyingKey),
     /// A key in a PKCS#11 token, checked there (issue #7).
     #[cfg(feature = "pkcs11")]
-    Token(std::sync::Arc<super::token::TokenKey>),
+    Token(std::sync::Arc<crate::keys::token::TokenKey>),
 }
 
 /// Why a key file could not be used.

@@ -7,18 +7,15 @@
 //! the C++ client none; a newline-terminated file is the common hand-made mistake).
 
 pub mod key;
-pub mod pkcs11_uri;
 pub mod scheme;
-#[cfg(feature = "pkcs11")]
-pub mod token;
 
 use base64::Engine;
 use thiserror::Error;
 
 pub use key::{KeyError, Mismatch, PublicKey, Scheme};
 
-use crate::io::{Sha256Digest, sha256};
-use crate::manifest::{Manifest, ManifestError};
+use crate::artifact::manifest::{Manifest, ManifestError};
+use crate::stream::{Sha256Digest, sha256};
 
 /// A key the operator trusts, with the label (usually its file path) used in messages.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 //! signature verify with this key", so the accepted set and its order are decided in one place.
 
 use super::key::{Mismatch, Scheme};
-use crate::io::Sha256Digest;
+use crate::stream::Sha256Digest;
 
 /// A verify key's algorithm, as far as the scheme table needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

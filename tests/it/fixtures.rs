@@ -750,13 +750,17 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// Read options that require a signature by the fixture key `key` (a file name in the fixtures).
 pub fn signed_by(key: &str) -> artifact_gate::artifact::ReadOptions {
-    let ring = artifact_gate::config::load_keys(&[fx().path(key).to_str().unwrap().to_owned()])
+    let ring = artifact_gate::config::mender_conf::load_keys(&[fx()
+        .path(key)
+        .to_str()
         .unwrap()
-        .unwrap();
+        .to_owned()])
+    .unwrap()
+    .unwrap();
     artifact_gate::artifact::ReadOptions {
         signature: artifact_gate::signature::SignaturePolicy::Required(ring),
         device: artifact_gate::policy::DeviceFacts::default(),
-        limits: artifact_gate::limits::Limits::default(),
+        limits: artifact_gate::stream::limits::Limits::default(),
     }
 }
 

@@ -6,15 +6,15 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{self, BrokenKey, ConfigError, MenderConfig, MenderPaths};
-use crate::error::Error;
+use crate::cli::error::Error;
+use crate::config::mender_conf::{self, BrokenKey, ConfigError, MenderConfig, MenderPaths};
 use crate::install::bootenv::BootEnv;
+use crate::install::flow::InstallContext;
 use crate::install::rootfs::RootfsLayout;
 use crate::install::scripts::RetryPolicy;
-use crate::install::standalone::InstallContext;
-use crate::limits::Limits;
 use crate::signature::SignaturePolicy;
-use crate::source::Source;
+use crate::stream::limits::Limits;
+use crate::stream::source::Source;
 
 /// Where verify keys come from: explicit keys (`-k`), else mender.conf (`config` replaces the
 /// main file).
@@ -35,7 +35,7 @@ pub fn install_context(
 ) -> Result<InstallContext, Error> {
     let conf = MenderConfig::load(paths, keys.config)?;
     let (signature, broken_keys) = signature_policy(paths, keys, allow_unsigned)?;
-    let device_type = config::read_device_type(paths, &conf)?;
+    let device_type = mender_conf::read_device_type(paths, &conf)?;
     let module_timeout = seconds_setting(&conf, "ModuleTimeoutSeconds", DEFAULT_MODULE_TIMEOUT)?;
     Ok(InstallContext {
         paths: paths.clone(),
@@ -127,11 +127,11 @@ pub fn signature_policy(
 ) -> Result<(SignaturePolicy, Vec<BrokenKey>), Error> {
     let (ring, broken) = if keys.keys.is_empty() {
         let conf = MenderConfig::load(paths, keys.config)?;
-        let loaded = config::load_key_list(&conf.verify_key_paths()?)?;
+        let loaded = mender_conf::load_key_list(&conf.verify_key_paths()?)?;
         (loaded.ring, loaded.broken)
     } else {
         let key_paths: Vec<String> = keys.keys.iter().map(|p| p.display().to_string()).collect();
-        (config::load_keys(&key_paths)?, Vec::new())
+        (mender_conf::load_keys(&key_paths)?, Vec::new())
     };
     match ring {
         Some(ring) => Ok((SignaturePolicy::Required(ring), broken)),
@@ -152,7 +152,7 @@ pub fn signature_policy(
 /// the reason the list itself cannot be read.
 pub fn broken_keys(paths: &MenderPaths, config: Option<&Path>) -> Vec<BrokenKey> {
     let listed = MenderConfig::load(paths, config).and_then(|conf| conf.verify_key_paths());
-    match listed.and_then(|list| config::load_key_list(&list)) {
+    match listed.and_then(|list| mender_conf::load_key_list(&list)) {
         Ok(loaded) => loaded.broken,
         Err(ConfigError::NoUsableKey(broken)) => broken,
         Err(e) => vec![BrokenKey {
@@ -173,7 +173,7 @@ pub fn check_config(
     let mut report = Vec::new();
     let conf = MenderConfig::load(paths, config)?;
     let entries = conf.verify_key_paths()?;
-    let loaded = config::load_key_list(&entries)?;
+    let loaded = mender_conf::load_key_list(&entries)?;
     if !loaded.broken.is_empty() {
         return Err(ConfigError::BrokenKeys(loaded.broken).into());
     }
@@ -201,7 +201,7 @@ pub fn check_config(
         ),
         None => "A/B partitions: not configured (rootfs-image updates are refused)".to_owned(),
     });
-    crate::daemon::config::DaemonConfig::load(settings)
+    crate::config::settings::DaemonConfig::load(settings)
         .map_err(|e| ConfigError::Settings(e.to_string()))?;
     report.push("settings: ok".to_owned());
     Ok(report)

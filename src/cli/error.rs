@@ -6,7 +6,7 @@
 use thiserror::Error;
 
 use crate::artifact::ReadError;
-use crate::config::ConfigError;
+use crate::config::mender_conf::ConfigError;
 
 /// Everything a command can fail with.
 #[derive(Debug, Error)]
@@ -19,16 +19,16 @@ pub enum Error {
     Read(#[from] ReadError),
     /// `install`, `commit` or `rollback` failed.
     #[error(transparent)]
-    Install(#[from] crate::install::standalone::InstallError),
+    Install(#[from] crate::install::flow::InstallError),
     /// The artifact source could not be opened (exit 3).
     #[error(transparent)]
-    Source(#[from] crate::source::SourceError),
+    Source(#[from] crate::stream::source::SourceError),
     /// Writing the report failed (exit 3).
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
     /// The daemon refused or failed an install handed to it (exit 1, as any install failure).
     #[error(transparent)]
-    Client(#[from] crate::client::ClientError),
+    Client(#[from] crate::daemon::client::ClientError),
 }
 
 impl Error {

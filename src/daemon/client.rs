@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use crate::daemon::config::DaemonConfig;
-use crate::progress::Meter;
+use crate::config::settings::DaemonConfig;
+use crate::stream::progress::Meter;
 
 /// Why talking to the daemon failed.
 #[derive(Debug, Error)]

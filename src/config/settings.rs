@@ -134,7 +134,7 @@ impl LimitsConfig {
     ];
 
     /// Sets the verifier's caps from these settings.
-    pub fn apply(&self, limits: &mut crate::limits::Limits) {
+    pub fn apply(&self, limits: &mut crate::stream::limits::Limits) {
         limits.max_artifact = self.max_artifact_bytes;
         limits.max_header = self.max_header_bytes;
         limits.max_payload_files = self.max_payload_files;
@@ -192,12 +192,12 @@ fn parse_amount(text: &str) -> Result<u64, String> {
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
-            max_artifact_bytes: crate::limits::Limits::default().max_artifact,
-            max_header_bytes: crate::limits::Limits::default().max_header,
-            max_payload_files: crate::limits::Limits::default().max_payload_files,
-            max_tar_padding_bytes: crate::limits::Limits::default().max_tar_padding,
-            max_xz_memory_bytes: crate::limits::Limits::default().max_xz_memory,
-            max_inflate_ratio: crate::limits::Limits::default().max_inflate_ratio,
+            max_artifact_bytes: crate::stream::limits::Limits::default().max_artifact,
+            max_header_bytes: crate::stream::limits::Limits::default().max_header,
+            max_payload_files: crate::stream::limits::Limits::default().max_payload_files,
+            max_tar_padding_bytes: crate::stream::limits::Limits::default().max_tar_padding,
+            max_xz_memory_bytes: crate::stream::limits::Limits::default().max_xz_memory,
+            max_inflate_ratio: crate::stream::limits::Limits::default().max_inflate_ratio,
             max_request_json_bytes: 64 * 1024,
             max_connections: 16,
             upload_stall_seconds: 60,

@@ -350,7 +350,7 @@ fn decode(name: &str, raw: &str, part: Part) -> Result<Vec<u8>, UriError> {
         if !allowed {
             return Err(bad(format!(
                 "character {} at offset {i} must be percent-encoded",
-                crate::escape::quoted(&[b])
+                crate::error::escape::quoted(&[b])
             )));
         }
         out.push(b);

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::io::Sha256Digest;
-use crate::names::{self, NameError, PayloadName};
+use crate::artifact::names::{self, NameError, PayloadName};
+use crate::stream::Sha256Digest;
 
 /// Prefix of the manifest paths of payload 0's files.
 pub const PAYLOAD_PREFIX: &str = "data/0000/";
@@ -63,7 +63,7 @@ pub enum ManifestError {
     },
     /// A path that no artifact entry can have.
     #[error("manifest line {line}: path '{}' is not version, header.tar[.gz|.xz|.zst] or data/0000/<file>"
-    , crate::escape::escaped(.path))]
+    , crate::error::escape::escaped(.path))]
     UnknownPath {
         /// Line number.
         line: usize,
@@ -71,7 +71,7 @@ pub enum ManifestError {
         path: String,
     },
     /// A payload file name that breaks the naming rules.
-    #[error("manifest line {line}: payload path '{}': {reason}", crate::escape::escaped(.path))]
+    #[error("manifest line {line}: payload path '{}': {reason}", crate::error::escape::escaped(.path))]
     BadName {
         /// Line number.
         line: usize,
@@ -81,7 +81,7 @@ pub enum ManifestError {
         reason: NameError,
     },
     /// A path listed twice.
-    #[error("manifest line {line}: duplicate path '{}'", crate::escape::escaped(.path))]
+    #[error("manifest line {line}: duplicate path '{}'", crate::error::escape::escaped(.path))]
     Duplicate {
         /// Line number.
         line: usize,
@@ -89,7 +89,7 @@ pub enum ManifestError {
         path: String,
     },
     /// More than one `header.tar*` line.
-    #[error("manifest line {line}: a second header line '{}'", crate::escape::escaped(.path))]
+    #[error("manifest line {line}: a second header line '{}'", crate::error::escape::escaped(.path))]
     SecondHeader {
         /// Line number.
         line: usize,

@@ -30,10 +30,10 @@ use cryptoki::slot::Slot;
 use cryptoki::types::{AuthPin, Ulong};
 use thiserror::Error;
 
-use super::key::{Mismatch, PublicKey, Scheme};
-use super::pkcs11_uri::{ModuleRef, PinRef, Pkcs11Uri};
-use super::scheme::{KeyAlgorithm, SchemeCheck, ecdsa_signature};
-use crate::io::Sha256Digest;
+use crate::keys::uri::{ModuleRef, PinRef, Pkcs11Uri};
+use crate::signature::key::{Mismatch, PublicKey, Scheme};
+use crate::signature::scheme::{KeyAlgorithm, SchemeCheck, ecdsa_signature};
+use crate::stream::Sha256Digest;
 
 /// DER of the P-256 curve OID, as `CKA_EC_PARAMS` holds it.
 const EC_PARAMS_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -480,7 +480,7 @@ fn find_token(ctx: &Pkcs11, uri: &Pkcs11Uri, module: &Path) -> Result<Slot, Toke
         .iter()
         .filter_map(|(name, v)| {
             v.as_deref()
-                .map(|v| format!("{name}={}", crate::escape::quoted(unpad(v))))
+                .map(|v| format!("{name}={}", crate::error::escape::quoted(unpad(v))))
         })
         .collect::<Vec<_>>()
         .join(", ");
@@ -554,7 +554,7 @@ fn find_key(session: &Session, uri: &Pkcs11Uri, token: &str) -> Result<ObjectHan
     let mut wanted = Vec::new();
     if let Some(label) = &uri.object {
         template.push(Attribute::Label(label.as_bytes().to_vec()));
-        wanted.push(format!("object={}", crate::escape::quoted(label)));
+        wanted.push(format!("object={}", crate::error::escape::quoted(label)));
     }
     if let Some(id) = &uri.id {
         template.push(Attribute::Id(id.clone()));

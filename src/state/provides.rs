@@ -1,6 +1,6 @@
 //! The device's provides: what the installed artifacts claim about the device (spec §7.5).
 //!
-//! Pure data and rules; loading and saving is [`crate::persist`]'s job. At commit the new
+//! Pure data and rules; loading and saving is [`crate::state::persist`]'s job. At commit the new
 //! artifact's `clears_artifact_provides` globs remove old keys and its type-info provides are
 //! added; an artifact without `clears_artifact_provides` replaces the provides entirely (the
 //! historical `["*"]` meaning, as the C++ client does).

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::signature::pkcs11_uri::{Pkcs11Uri, UriError};
+use crate::keys::uri::{Pkcs11Uri, UriError};
 use crate::signature::{KeyError, KeyRing, PublicKey, TrustedKey};
 
 /// Mender's directories.
@@ -141,7 +141,7 @@ pub enum ConfigError {
         /// The URI, PIN hidden.
         uri: String,
         /// Why.
-        source: crate::signature::token::TokenError,
+        source: crate::keys::token::TokenError,
     },
     /// Keys are configured, but not one of them can be used (fail closed: verification is
     /// never turned off by a broken key list).
@@ -416,7 +416,7 @@ fn open_token_key(text: &str) -> Result<TrustedKey, ConfigError> {
     #[cfg(feature = "pkcs11")]
     {
         let key =
-            crate::signature::token::TokenKey::open(&uri).map_err(|source| ConfigError::Token {
+            crate::keys::token::TokenKey::open(&uri).map_err(|source| ConfigError::Token {
                 uri: uri.to_string(),
                 source,
             })?;

@@ -10,6 +10,10 @@
 //! The adapters report through typed errors wrapped in `io::Error`, which decoders and the tar
 //! reader pass through unchanged; [`classify`] recovers them at the top of the pipeline.
 
+pub mod limits;
+pub mod progress;
+pub mod source;
+
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::mpsc;
@@ -50,7 +54,7 @@ impl fmt::Display for SourceTooLarge {
 
 impl std::error::Error for SourceTooLarge {}
 
-/// A compressed stream inflated past the ratio guard ([`crate::limits::Limits::max_inflate_ratio`]).
+/// A compressed stream inflated past the ratio guard ([`crate::stream::limits::Limits::max_inflate_ratio`]).
 #[derive(Debug)]
 pub struct InflateRatio {
     /// The guard's ratio.

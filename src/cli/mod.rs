@@ -1,5 +1,7 @@
 //! Command-line interface: `validate` and `read`.
 
+pub mod error;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -7,18 +9,18 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtifact};
-use crate::config::{ConfigError, MenderPaths};
-use crate::daemon::config::DaemonConfig;
-use crate::error::Error;
-use crate::escape::escaped;
+use crate::cli::error::Error;
+use crate::config::mender_conf::{ConfigError, MenderPaths};
+use crate::config::resolve::{self, KeySource};
+use crate::config::settings::DaemonConfig;
+use crate::error::escape::escaped;
+use crate::install::flow::{self, Finished, InstallOutcome};
 use crate::install::module::RebootNeed;
-use crate::install::standalone::{self, Finished, InstallOutcome};
-use crate::install::state::Store;
-use crate::limits::Limits;
 use crate::policy::DeviceFacts;
-use crate::progress::Progress;
-use crate::setup::{self, KeySource};
 use crate::signature::Trust;
+use crate::state::store::Store;
+use crate::stream::limits::Limits;
+use crate::stream::progress::Progress;
 
 /// On-device verifier for Mender Artifacts.
 ///
@@ -267,7 +269,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Validate(args) => {
             let (signature, broken) =
-                setup::signature_policy(&paths, &args.keys.source(), args.allow_unsigned)?;
+                resolve::signature_policy(&paths, &args.keys.source(), args.allow_unsigned)?;
             warn_broken_keys(&broken);
             let options = ReadOptions {
                 signature,
@@ -290,7 +292,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Read(args) => {
             // `read` describes; without a key it still checks every checksum and says plainly
             // that the signature was not verified.
-            let (signature, broken) = setup::signature_policy(&paths, &args.keys.source(), true)?;
+            let (signature, broken) = resolve::signature_policy(&paths, &args.keys.source(), true)?;
             warn_broken_keys(&broken);
             let options = ReadOptions {
                 signature,
@@ -319,9 +321,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 || args.keys.config.is_some()
                 || !args.limits.overrides.is_empty()
                 || args.allow_unsigned;
-            if !local_only && let Some(socket) = crate::client::daemon_socket() {
+            if !local_only && let Some(socket) = crate::daemon::client::daemon_socket() {
                 tracing::info!(socket = %socket.display(), "installing through the daemon");
-                let outcome = crate::client::install(&socket, &args.artifact)?;
+                let outcome = crate::daemon::client::install(&socket, &args.artifact)?;
                 if outcome.status == "committed" {
                     println!("Installed and committed.");
                 } else {
@@ -340,17 +342,18 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }
                 return Ok(0);
             }
-            let mut ctx = setup::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
+            let mut ctx =
+                resolve::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
             warn_broken_keys(&ctx.broken_keys);
             ctx.limits = args.limits.resolve()?;
             first_start_bootstrap(&ctx, &args.artifact)?;
-            let input = setup::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
+            let input = resolve::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
             let size = std::fs::metadata(&args.artifact)
                 .ok()
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len());
             let input = Progress::new(input, size, "installing");
-            let outcome = standalone::install(input, &ctx)?;
+            let outcome = flow::install(input, &ctx)?;
             let (reboot, text) = match outcome {
                 InstallOutcome::Committed { reboot } => (reboot, "Installed and committed."),
                 InstallOutcome::Pending { reboot } => (
@@ -373,11 +376,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 config: args.config.as_deref(),
             };
             // Keys are not needed here, so none are required.
-            let ctx = setup::install_context(&paths, &keys, true)?;
+            let ctx = resolve::install_context(&paths, &keys, true)?;
             let done = if committing {
-                standalone::commit(&ctx)?
+                flow::commit(&ctx)?
             } else {
-                standalone::rollback(&ctx)?
+                flow::rollback(&ctx)?
             };
             match (done, committing) {
                 (Finished::NothingPending, true) => {
@@ -402,8 +405,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let store = Store::new(&paths.datastore_dir);
             let provides = store.provides().map_err(|e| Error::Install(e.into()))?;
             let pending = store.pending().map_err(|e| Error::Install(e.into()))?;
-            let mut report = standalone::status(&paths)?;
-            let broken = setup::broken_keys(&paths, None);
+            let mut report = flow::status(&paths)?;
+            let broken = resolve::broken_keys(&paths, None);
             if let Value::Object(map) = &mut report {
                 map.insert("broken_verify_keys".to_owned(), json!(broken));
             }
@@ -440,7 +443,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             config,
             config_file,
         } => {
-            let report = setup::check_config(&paths, config.as_deref(), config_file.as_deref())?;
+            let report = resolve::check_config(&paths, config.as_deref(), config_file.as_deref())?;
             let mut out = io::stdout().lock();
             for line in report {
                 writeln!(out, "{line}").map_err(Error::Output)?;
@@ -477,7 +480,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
 /// At the first start (no artifact installed yet), `<datastore>/bootstrap.mender` is installed
 /// before the requested artifact, as the daemon does; a refused one is reported and left alone.
 fn first_start_bootstrap(
-    ctx: &standalone::InstallContext,
+    ctx: &flow::InstallContext,
     requested: &std::path::Path,
 ) -> Result<(), Error> {
     let path = crate::install::bootstrap::bootstrap_path(ctx);
@@ -498,7 +501,7 @@ fn first_start_bootstrap(
 }
 
 /// One stderr line per configured verify key that is not used, on every verdict.
-fn warn_broken_keys(broken: &[crate::config::BrokenKey]) {
+fn warn_broken_keys(broken: &[crate::config::mender_conf::BrokenKey]) {
     for key in broken {
         eprintln!("artifact-gate: warning: verify key not used: {key}");
     }
@@ -510,7 +513,7 @@ fn verify_input(
     artifact: &std::path::Path,
     options: &ReadOptions,
 ) -> Result<VerifiedArtifact, Error> {
-    let input = setup::open_input(paths, config, artifact)?;
+    let input = resolve::open_input(paths, config, artifact)?;
     let verified = artifact::read_artifact(input, options, &mut DiscardSink)?;
     if let Trust::Verified { key, scheme } = &verified.trust() {
         tracing::info!(key = %key, scheme = scheme.name(), "manifest signature verified");
@@ -580,7 +583,7 @@ fn describe(v: &VerifiedArtifact) -> Value {
     })
 }
 
-/// The artifact's own strings escaped for a terminal (see [`crate::escape`]), joined by `, `.
+/// The artifact's own strings escaped for a terminal (see [`crate::error::escape`]), joined by `, `.
 fn escaped_join<T: AsRef<[u8]>>(values: &[T]) -> String {
     values
         .iter()

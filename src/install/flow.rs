@@ -19,16 +19,16 @@ use super::module::{
 };
 use super::rootfs::{self, RootfsError, RootfsLayout, RootfsSink};
 use super::scripts::{Action, RetryPolicy, ScriptError, StateScripts};
-use super::state::{PendingInstall, Store, StoreError};
 use crate::artifact::{
     self, CheckedHeader, PayloadFileInfo, PayloadSink, PayloadType, ReadError, ReadOptions,
     SinkError, VerifiedFile,
 };
-use crate::config::MenderPaths;
-use crate::limits::Limits;
+use crate::config::mender_conf::MenderPaths;
 use crate::policy::DeviceFacts;
-use crate::provides::ArtifactClaims;
 use crate::signature::{SignaturePolicy, VerifiedManifest};
+use crate::state::provides::ArtifactClaims;
+use crate::state::store::{PendingInstall, Store, StoreError};
+use crate::stream::limits::Limits;
 
 /// Everything an install needs to know about the device.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct InstallContext {
     /// Signature policy.
     pub signature: SignaturePolicy,
     /// mender.conf verify-key entries that cannot be used (the others verify).
-    pub broken_keys: Vec<crate::config::BrokenKey>,
+    pub broken_keys: Vec<crate::config::mender_conf::BrokenKey>,
     /// The device type (from the device_type file).
     pub device_type: String,
     /// `ModuleTimeoutSeconds`.
@@ -302,7 +302,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         reboot: reboot_word(RebootNeed::No).to_owned(),
         supports_rollback: rollback,
         rootfs: None,
-        boot_id: super::state::boot_id(),
+        boot_id: crate::state::store::boot_id(),
     };
     store.save_pending(&pending)?;
     ctx.observer.phase(Phase::ArtifactInstall);
@@ -427,7 +427,7 @@ fn install_rootfs(
         reboot: reboot_word(RebootNeed::Automatic).to_owned(),
         supports_rollback: true,
         rootfs: Some(slots.clone()),
-        boot_id: super::state::boot_id(),
+        boot_id: crate::state::store::boot_id(),
     })?;
     ctx.observer.phase(Phase::ArtifactInstall);
     if let Err(e) = scripts.around("ArtifactInstall", || {

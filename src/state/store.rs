@@ -1,15 +1,15 @@
 //! What persists between commands: the device's provides and the install awaiting commit.
 //!
 //! Both live as JSON files under `<datastore>/artifact-gate/`, each replaced atomically
-//! ([`crate::persist::write_atomic`]), so a power cut leaves either the old or the new record.
+//! ([`crate::state::persist::write_atomic`]), so a power cut leaves either the old or the new record.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::persist;
-use crate::provides::{ArtifactClaims, Provides};
+use crate::state::persist;
+use crate::state::provides::{ArtifactClaims, Provides};
 
 /// An install that ran `ArtifactInstall` and waits for `commit` or `rollback`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
