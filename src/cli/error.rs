@@ -19,7 +19,7 @@ pub enum Error {
     Read(#[from] ReadError),
     /// `install`, `commit` or `rollback` failed.
     #[error(transparent)]
-    Install(#[from] crate::install::flow::InstallError),
+    Install(#[from] crate::install::context::InstallError),
     /// The artifact source could not be opened (exit 3).
     #[error(transparent)]
     Source(#[from] crate::stream::source::SourceError),

@@ -14,7 +14,8 @@ use crate::config::mender_conf::{ConfigError, MenderPaths};
 use crate::config::resolve::{self, KeySource};
 use crate::config::settings::DaemonConfig;
 use crate::error::escape::escaped;
-use crate::install::flow::{self, Finished, InstallOutcome};
+use crate::install::context::{Finished, InstallOutcome};
+use crate::install::flow;
 use crate::install::module::RebootNeed;
 use crate::policy::DeviceFacts;
 use crate::signature::Trust;
@@ -421,7 +422,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                         "{} ({}), reboot: {}, rollback: {}",
                         escaped(&p.claims.artifact_name),
                         escaped(&p.payload_type),
-                        p.reboot,
+                        p.reboot.as_str(),
                         if p.supports_rollback {
                             "supported"
                         } else {
@@ -480,7 +481,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
 /// At the first start (no artifact installed yet), `<datastore>/bootstrap.mender` is installed
 /// before the requested artifact, as the daemon does; a refused one is reported and left alone.
 fn first_start_bootstrap(
-    ctx: &flow::InstallContext,
+    ctx: &crate::install::context::InstallContext,
     requested: &std::path::Path,
 ) -> Result<(), Error> {
     let path = crate::install::bootstrap::bootstrap_path(ctx);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::cli::error::Error;
 use crate::config::mender_conf::{self, BrokenKey, ConfigError, MenderConfig, MenderPaths};
 use crate::install::bootenv::BootEnv;
-use crate::install::flow::InstallContext;
+use crate::install::context::InstallContext;
 use crate::install::rootfs::RootfsLayout;
 use crate::install::scripts::RetryPolicy;
 use crate::signature::SignaturePolicy;

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use super::Daemon;
 use super::body::{BodyReader, Events, Watched};
 use super::peer::Peer;
-use crate::install::flow::{self, Finished, InstallOutcome, Observer};
+use crate::install::context::{Finished, InstallOutcome, Observer};
+use crate::install::flow;
 use crate::install::module::RebootNeed;
 
 /// A response body: a whole JSON document or a stream of events.
@@ -260,11 +261,7 @@ fn run_install(
             Finished::NothingPending => {}
         }
     }
-    let reboot_word = match reboot {
-        RebootNeed::No => "no",
-        RebootNeed::Yes => "yes",
-        RebootNeed::Automatic => "automatic",
-    };
+    let reboot_word = reboot.as_str();
     let rebooting = reboot != RebootNeed::No && daemon.config.update.reboot_after_install;
     tracing::info!(
         result = status,

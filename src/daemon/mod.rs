@@ -27,7 +27,7 @@ use crate::config::mender_conf::MenderPaths;
 use crate::config::resolve::{self, KeySource};
 use crate::config::settings::{DaemonConfig, DaemonConfigError};
 use crate::install::bootenv::BootEnv;
-use crate::install::flow::InstallContext;
+use crate::install::context::InstallContext;
 use crate::install::grubenv::GrubEnv;
 use crate::install::resume::{self, Resumed};
 use peer::Peer;

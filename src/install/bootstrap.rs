@@ -11,7 +11,8 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::flow::{self, InstallContext, InstallError, InstallOutcome};
+use super::context::{InstallContext, InstallError, InstallOutcome};
+use super::flow;
 use crate::artifact::{self, DiscardSink, PayloadType, ReadError, ReadOptions, Rejection};
 use crate::policy::DeviceFacts;
 use crate::signature::{ManifestRejection, SignatureError, SignaturePolicy};

@@ -5,9 +5,12 @@
 
 pub mod bootenv;
 pub mod bootstrap;
+pub mod context;
 pub mod download;
 pub mod flow;
 pub mod grubenv;
+pub mod installer;
+pub mod kind;
 pub mod module;
 mod process;
 pub mod readback;

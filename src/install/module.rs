@@ -73,15 +73,32 @@ impl ModuleState {
     }
 }
 
-/// A module's answer to `NeedsArtifactReboot`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A module's answer to `NeedsArtifactReboot`. Spelled `no`, `yes`, `automatic` wherever it
+/// is written (the API, `--json`, the pending record); records written by earlier versions
+/// (`No`, `Yes`, `Automatic`) still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RebootNeed {
     /// No reboot (`No` or nothing).
+    #[serde(alias = "No")]
     No,
     /// The module reboots itself in `ArtifactReboot`.
+    #[serde(alias = "Yes")]
     Yes,
     /// The client reboots the system.
+    #[serde(alias = "Automatic")]
     Automatic,
+}
+
+impl RebootNeed {
+    /// The one spelling used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::No => "no",
+            Self::Yes => "yes",
+            Self::Automatic => "automatic",
+        }
+    }
 }
 
 /// Why a module call failed.

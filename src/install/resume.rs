@@ -21,8 +21,9 @@
 //! service restart never commits an update that has not booted. Update Modules that asked for a
 //! reboot are judged by their own `ArtifactVerifyReboot`, again only after a proven reboot.
 
-use super::flow::{self, Finished, InstallContext, InstallError};
-use super::module::ModuleState;
+use super::context::{Finished, InstallContext, InstallError};
+use super::flow;
+use super::kind;
 use super::rootfs::Slots;
 use crate::state::store::{PendingInstall, Store};
 
@@ -153,48 +154,11 @@ fn judge(
     pending: &PendingInstall,
     rebooted: Option<bool>,
 ) -> Result<Judgement, InstallError> {
-    if let Some(slots) = &pending.rootfs {
-        let layout = ctx.rootfs.as_ref().ok_or(InstallError::NoRootfsLayout)?;
-        let vars = ctx
-            .bootenv
-            .read(&["mender_boot_part", "upgrade_available"])
-            .map_err(super::rootfs::RootfsError::from)?;
-        let facts = BootFacts {
-            running_by_root: layout.running_by_root(),
-            boot_part: vars
-                .get("mender_boot_part")
-                .and_then(|v| v.trim().parse().ok()),
-            upgrade_available: vars.get("upgrade_available").map(String::as_str),
-            rebooted,
-        };
-        return Ok(judge_rootfs(slots, &facts));
-    }
-    if pending.reboot == "No" {
-        // Nothing to reboot into: the install is as verified as it will ever be.
-        return Ok(Judgement::Verified);
-    }
-    if rebooted != Some(true) {
-        return Ok(Judgement::WaitForReboot);
-    }
-    let module = super::module::UpdateModule::locate(
-        &ctx.paths.data_dir,
-        &pending.payload_type,
-        ctx.module_timeout,
-    )?;
-    let tree = super::module::ModuleTree::existing(&pending.tree);
-    Ok(
-        match module.call(ModuleState::ArtifactVerifyReboot, &tree) {
-            Ok(_) => Judgement::Verified,
-            Err(e) => {
-                tracing::warn!("ArtifactVerifyReboot failed: {e}");
-                Judgement::Reverted
-            }
-        },
-    )
+    kind::installed_for(ctx, pending)?.judge(rebooted)
 }
 
-/// The rollback path after a failed reboot. A module without rollback support still gets
-/// `ArtifactFailure` and `Cleanup`, and the install stops being pending.
+/// The rollback path after a failed reboot. An install without rollback support still gets
+/// `ArtifactFailure` and `Cleanup`, and stops being pending.
 fn roll_back(
     ctx: &InstallContext,
     store: &Store,
@@ -202,31 +166,17 @@ fn roll_back(
 ) -> Result<(), InstallError> {
     if pending.supports_rollback {
         flow::rollback(ctx)?;
-        if pending.rootfs.is_none()
-            && let Ok(module) = super::module::UpdateModule::locate(
-                &ctx.paths.data_dir,
-                &pending.payload_type,
-                ctx.module_timeout,
-            )
-        {
-            // Best effort: the module's own check that the old system is back.
-            let tree = super::module::ModuleTree::existing(&pending.tree);
-            if let Err(e) = module.call(ModuleState::ArtifactVerifyRollbackReboot, &tree) {
-                tracing::warn!("ArtifactVerifyRollbackReboot failed: {e}");
-            }
+        // Best effort: the kind's own check that the old system is back.
+        if let Ok(installed) = kind::installed_for(ctx, pending) {
+            installed.verify_rollback_reboot();
         }
         return Ok(());
     }
     let _lock = store.lock()?;
-    if let Ok(module) = super::module::UpdateModule::locate(
-        &ctx.paths.data_dir,
-        &pending.payload_type,
-        ctx.module_timeout,
-    ) {
-        let tree = super::module::ModuleTree::existing(&pending.tree);
-        let _ = module.call(ModuleState::ArtifactFailure, &tree);
-        let _ = module.call(ModuleState::Cleanup, &tree);
-        tree.discard();
+    if let Ok(installed) = kind::installed_for(ctx, pending) {
+        let _ = installed.failure();
+        let _ = installed.cleanup();
+        installed.discard();
     }
     store.clear_pending()?;
     Ok(())

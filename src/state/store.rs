@@ -21,8 +21,8 @@ pub struct PendingInstall {
     pub payload_type: String,
     /// The module's file tree.
     pub tree: PathBuf,
-    /// The module's `NeedsArtifactReboot` answer: `No`, `Yes` or `Automatic`.
-    pub reboot: String,
+    /// The module's `NeedsArtifactReboot` answer.
+    pub reboot: crate::install::module::RebootNeed,
     /// The module's `SupportsRollback` answer.
     pub supports_rollback: bool,
     /// For a built-in A/B install: the partition it left and the one it wrote.
@@ -165,3 +165,34 @@ pub struct OperationLock {
 const LOCK: &str = "lock";
 const PROVIDES: &str = "provides.json";
 const PENDING: &str = "pending-install.json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::install::module::RebootNeed;
+
+    fn record(reboot: &str) -> String {
+        format!(
+            r#"{{"claims":{{"artifact_name":"a","artifact_group":null,"provides":{{}},"clears_provides":null}},
+               "payload_type":"single-file","tree":"/t","reboot":"{reboot}",
+               "supports_rollback":true}}"#
+        )
+    }
+
+    #[test]
+    fn the_reboot_need_is_written_in_one_spelling_and_old_records_still_read() {
+        for (old, need) in [
+            ("No", RebootNeed::No),
+            ("Yes", RebootNeed::Yes),
+            ("Automatic", RebootNeed::Automatic),
+        ] {
+            let read: PendingInstall = serde_json::from_str(&record(old)).unwrap();
+            assert_eq!(read.reboot, need);
+            let written = serde_json::to_value(&read).unwrap();
+            assert_eq!(written["reboot"], need.as_str());
+            let again: PendingInstall = serde_json::from_value(written).unwrap();
+            assert_eq!(again, read);
+        }
+        assert!(serde_json::from_str::<PendingInstall>(&record("maybe")).is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! What an install is given and what it reports: the device's settings ([`InstallContext`]),
+//! the phases it goes through, how it ended and why it failed.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::bootenv::BootEnv;
+use super::download::DownloadError;
+use super::module::{ModuleError, RebootNeed};
+use super::rootfs::{RootfsError, RootfsLayout};
+use super::scripts::{RetryPolicy, ScriptError, StateScripts};
+use crate::artifact::ReadError;
+use crate::config::mender_conf::{BrokenKey, MenderPaths};
+use crate::signature::SignaturePolicy;
+use crate::state::store::{Store, StoreError};
+use crate::stream::limits::Limits;
+
+/// Everything an install needs to know about the device.
+#[derive(Debug, Clone)]
+pub struct InstallContext {
+    /// Mender's directories.
+    pub paths: MenderPaths,
+    /// Signature policy.
+    pub signature: SignaturePolicy,
+    /// mender.conf verify-key entries that cannot be used (the others verify).
+    pub broken_keys: Vec<BrokenKey>,
+    /// The device type (from the device_type file).
+    pub device_type: String,
+    /// `ModuleTimeoutSeconds`.
+    pub module_timeout: Duration,
+    /// `StateScriptTimeoutSeconds`.
+    pub script_timeout: Duration,
+    /// `StateScriptRetryIntervalSeconds` and `StateScriptRetryTimeoutSeconds`.
+    pub script_retry: RetryPolicy,
+    /// `RootfsPartA`/`RootfsPartB`, when both are configured.
+    pub rootfs: Option<RootfsLayout>,
+    /// The boot environment.
+    pub bootenv: BootEnv,
+    /// Size caps.
+    pub limits: Limits,
+    /// Told of each phase as it starts (the daemon's progress events and systemd status).
+    pub observer: Observer,
+}
+
+impl InstallContext {
+    /// The state directory.
+    pub(super) fn store(&self) -> Store {
+        Store::new(&self.paths.datastore_dir)
+    }
+
+    /// The device's and the installed artifact's state scripts.
+    pub(super) fn scripts(&self) -> StateScripts {
+        StateScripts::new(
+            &self.paths.datastore_dir,
+            &self.paths.conf_dir,
+            self.script_timeout,
+            self.script_retry,
+        )
+    }
+}
+
+/// The phases an operation reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading, verifying and streaming the artifact to its installer.
+    Download,
+    /// Activating the verified update.
+    ArtifactInstall,
+    /// Making it permanent.
+    ArtifactCommit,
+    /// Undoing it.
+    ArtifactRollback,
+}
+
+impl Phase {
+    /// The name used in events and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Download => "Download",
+            Self::ArtifactInstall => "ArtifactInstall",
+            Self::ArtifactCommit => "ArtifactCommit",
+            Self::ArtifactRollback => "ArtifactRollback",
+        }
+    }
+}
+
+/// A callback for [`Phase`] changes; the default does nothing.
+#[derive(Clone, Default)]
+pub struct Observer(Option<std::sync::Arc<dyn Fn(Phase) + Send + Sync>>);
+
+impl Observer {
+    /// Calls `f` for every phase.
+    pub fn new(f: impl Fn(Phase) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(f)))
+    }
+
+    pub(super) fn phase(&self, phase: Phase) {
+        tracing::info!(phase = phase.name(), "phase");
+        if let Some(f) = &self.0 {
+            f(phase);
+        }
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Observer(..)"
+        } else {
+            "Observer(none)"
+        })
+    }
+}
+
+/// How an install ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallOutcome {
+    /// Installed and committed.
+    Committed {
+        /// Whether the module wants a reboot.
+        reboot: RebootNeed,
+    },
+    /// Installed; waits for `commit` or `rollback`.
+    Pending {
+        /// Whether the module wants a reboot.
+        reboot: RebootNeed,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum InstallError {
+    /// An install is already waiting for commit or rollback.
+    #[error("update already in progress ({0}); commit or roll back first")]
+    Busy(String),
+    /// Reading or verifying the artifact failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The Download into the module failed.
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    /// A module state failed.
+    #[error(transparent)]
+    Module(#[from] ModuleError),
+    /// The persistent state failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A state script failed.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    /// A rootfs-image without `RootfsPartA`/`RootfsPartB`.
+    #[error("rootfs-image updates need RootfsPartA and RootfsPartB in mender.conf")]
+    NoRootfsLayout,
+    /// The A/B installer failed.
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    /// `rollback` on a module without rollback support.
+    #[error("the installed update ({0}) does not support rollback")]
+    NoRollback(String),
+}
+
+/// What `commit`/`rollback` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// There was no install waiting.
+    NothingPending,
+    /// The named artifact was committed or rolled back.
+    Done(String),
+}
