@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let signature = decode_signature(data);
     if let Ok(key) = PublicKey::from_file_bytes(data) {
-        let digest = artifact_gate::io::sha256(data);
+        let digest = artifact_gate::stream::sha256(data);
         let _ = key.verify(data, &digest, signature.as_deref().unwrap_or(data));
     }
 });

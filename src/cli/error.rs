@@ -1,17 +1,17 @@
-//! The command-level error and its exit code.
-//!
-//! Exit codes (issue #2): 0 valid, 1 artifact rejected, 2 usage or configuration error,
-//! 3 I/O failure.
+//! The command-level error. Its class and code come from [`crate::error`]; so does its exit
+//! code.
 
 use thiserror::Error;
 
 use crate::artifact::ReadError;
 use crate::config::mender_conf::ConfigError;
+use crate::config::resolve;
+use crate::error::{Class, Classify, Failure};
 
 /// Everything a command can fail with.
 #[derive(Debug, Error)]
 pub enum Error {
-    /// Bad configuration or usage (exit 2).
+    /// Bad configuration or usage.
     #[error("configuration error: {0}")]
     Config(#[from] ConfigError),
     /// Reading or verifying the artifact failed.
@@ -20,26 +20,50 @@ pub enum Error {
     /// `install`, `commit` or `rollback` failed.
     #[error(transparent)]
     Install(#[from] crate::install::context::InstallError),
-    /// The artifact source could not be opened (exit 3).
+    /// The artifact source could not be opened.
     #[error(transparent)]
     Source(#[from] crate::stream::source::SourceError),
-    /// Writing the report failed (exit 3).
+    /// Writing the report failed.
     #[error("cannot write output: {0}")]
     Output(std::io::Error),
-    /// The daemon refused or failed an install handed to it (exit 1, as any install failure).
+    /// The daemon refused or failed an install handed to it.
     #[error(transparent)]
     Client(#[from] crate::daemon::client::ClientError),
 }
 
-impl Error {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::Config(_) => 2,
-            Self::Read(ReadError::Rejected(_)) | Self::Install(_) | Self::Client(_) => 1,
-            Self::Read(ReadError::Io(_) | ReadError::Sink(_))
-            | Self::Source(_)
-            | Self::Output(_) => 3,
+impl From<resolve::Error> for Error {
+    fn from(e: resolve::Error) -> Self {
+        match e {
+            resolve::Error::Config(e) => Self::Config(e),
+            resolve::Error::Source(e) => Self::Source(e),
         }
     }
+}
+
+impl Error {
+    /// The error's wire form; for an install that failed in the daemon, the daemon's own.
+    pub fn failure(&self) -> Failure {
+        match self {
+            Self::Config(e) => with_message(e.failure(), self),
+            Self::Read(e) => e.failure(),
+            Self::Install(e) => e.failure(),
+            Self::Source(e) => e.failure(),
+            Self::Output(e) => with_message(
+                Failure::new(crate::error::classify::io_class(e).0, "output_failed", ""),
+                self,
+            ),
+            Self::Client(e) => e.failure(),
+        }
+    }
+
+    /// The error's class.
+    pub fn class(&self) -> Class {
+        self.failure().class
+    }
+}
+
+/// `failure` with this error's full message (which may add a prefix to the inner one).
+fn with_message(mut failure: Failure, e: &Error) -> Failure {
+    failure.message = e.to_string();
+    failure
 }

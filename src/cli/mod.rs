@@ -14,6 +14,7 @@ use crate::config::mender_conf::{ConfigError, MenderPaths};
 use crate::config::resolve::{self, KeySource};
 use crate::config::settings::DaemonConfig;
 use crate::error::escape::escaped;
+use crate::error::{Class, exit};
 use crate::install::context::{Finished, InstallOutcome};
 use crate::install::flow;
 use crate::install::module::RebootNeed;
@@ -207,6 +208,17 @@ struct ReadArgs {
     artifact: PathBuf,
 }
 
+impl Command {
+    /// Whether the command was asked for JSON output (errors then go to stdout as JSON too).
+    fn json(&self) -> bool {
+        match self {
+            Self::Read(args) => args.json,
+            Self::Status { json } => *json,
+            _ => false,
+        }
+    }
+}
+
 /// Runs the command line and returns the exit code.
 pub fn main() -> u8 {
     let cli = match Cli::try_parse() {
@@ -232,20 +244,30 @@ pub fn main() -> u8 {
         cli.command,
         Command::Install(_) | Command::Commit(_) | Command::Rollback(_)
     );
+    let json = cli.command.json();
     match run(cli) {
         Ok(code) => code,
-        Err(e) if mender_codes => {
-            eprintln!("artifact-gate: {e}");
-            1
-        }
         Err(e) => {
-            let prefix = match e.exit_code() {
-                1 => "rejected",
-                2 => "error",
-                _ => "I/O error",
+            let failure = e.failure();
+            if json {
+                // `--json` callers get the failure on stdout too, in its wire form.
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "error": failure }))
+                        .unwrap_or_default()
+                );
+            }
+            if mender_codes {
+                eprintln!("artifact-gate: {e}");
+                return exit::MENDER_FAILURE;
+            }
+            let prefix = match failure.class {
+                Class::Rejected => "rejected",
+                Class::Config => "error",
+                Class::Failed | Class::Interrupted => "I/O error",
             };
             eprintln!("artifact-gate: {prefix}: {e}");
-            e.exit_code()
+            failure.class.exit_code()
         }
     }
 }
@@ -288,7 +310,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             )?;
             let mut out = io::stdout().lock();
             writeln!(out, "{}", verdict(&verified)).map_err(Error::Output)?;
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Read(args) => {
             // `read` describes; without a key it still checks every checksum and says plainly
@@ -314,7 +336,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 render_text(&verified)
             };
             writeln!(out, "{text}").map_err(Error::Output)?;
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Install(args) => {
             let local_only = args.no_daemon
@@ -325,7 +347,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             if !local_only && let Some(socket) = crate::daemon::client::daemon_socket() {
                 tracing::info!(socket = %socket.display(), "installing through the daemon");
                 let outcome = crate::daemon::client::install(&socket, &args.artifact)?;
-                if outcome.status == "committed" {
+                if outcome.status == crate::daemon::wire::InstallStatus::Committed {
                     println!("Installed and committed.");
                 } else {
                     println!(
@@ -338,10 +360,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                         println!("The daemon is rebooting the device.");
                     }
                     if args.reboot_exit_code {
-                        return Ok(4);
+                        return Ok(exit::REBOOT_REQUIRED);
                     }
                 }
-                return Ok(0);
+                return Ok(exit::OK);
             }
             let mut ctx =
                 resolve::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
@@ -366,10 +388,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
             if reboot != RebootNeed::No {
                 println!("At least one payload requested a reboot of the device it updated.");
                 if args.reboot_exit_code {
-                    return Ok(4);
+                    return Ok(exit::REBOOT_REQUIRED);
                 }
             }
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Commit(args) | Command::Rollback(args) => {
             let keys = KeySource {
@@ -386,41 +408,35 @@ fn run(cli: Cli) -> Result<u8, Error> {
             match (done, committing) {
                 (Finished::NothingPending, true) => {
                     eprintln!("There is nothing to commit");
-                    Ok(2)
+                    Ok(exit::CONFIG)
                 }
                 (Finished::NothingPending, false) => {
                     eprintln!("There is nothing to roll back");
-                    Ok(2)
+                    Ok(exit::CONFIG)
                 }
                 (Finished::Done(name), true) => {
                     println!("Committed {name}.");
-                    Ok(0)
+                    Ok(exit::OK)
                 }
                 (Finished::Done(name), false) => {
                     println!("Rolled back {name}.");
-                    Ok(0)
+                    Ok(exit::OK)
                 }
             }
         }
         Command::Status { json } => {
-            let store = Store::new(&paths.datastore_dir);
-            let provides = store.provides().map_err(|e| Error::Install(e.into()))?;
-            let pending = store.pending().map_err(|e| Error::Install(e.into()))?;
             let mut report = flow::status(&paths)?;
-            let broken = resolve::broken_keys(&paths, None);
-            if let Value::Object(map) = &mut report {
-                map.insert("broken_verify_keys".to_owned(), json!(broken));
-            }
+            report.broken_verify_keys = resolve::broken_keys(&paths, None);
             let mut out = io::stdout().lock();
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             } else {
-                let installed = escaped(provides.artifact_name.as_deref().unwrap_or("Unknown"));
-                let waiting = match &pending {
+                let installed = escaped(report.artifact_name.as_deref().unwrap_or("Unknown"));
+                let waiting = match &report.pending {
                     None => "none".to_owned(),
                     Some(p) => format!(
                         "{} ({}), reboot: {}, rollback: {}",
-                        escaped(&p.claims.artifact_name),
+                        escaped(&p.artifact_name),
                         escaped(&p.payload_type),
                         p.reboot.as_str(),
                         if p.supports_rollback {
@@ -432,13 +448,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 };
                 let mut text =
                     format!("Installed artifact: {installed}\nPending install: {waiting}");
-                for key in &broken {
+                for key in &report.broken_verify_keys {
                     text.push_str(&format!("\nUnusable verify key: {key}"));
                 }
                 text
             };
             writeln!(out, "{text}").map_err(Error::Output)?;
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::CheckConfig {
             config,
@@ -450,16 +466,16 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 writeln!(out, "{line}").map_err(Error::Output)?;
             }
             writeln!(out, "configuration OK").map_err(Error::Output)?;
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::ShowArtifact => {
             let provides = Store::new(&paths.datastore_dir)
                 .provides()
                 .map_err(|e| Error::Install(e.into()))?;
             println!("{}", provides.artifact_name.as_deref().unwrap_or("Unknown"));
-            Ok(0)
+            Ok(exit::OK)
         }
-        Command::Daemon { .. } => Ok(0),
+        Command::Daemon { .. } => Ok(exit::OK),
         Command::ShowProvides => {
             let provides = Store::new(&paths.datastore_dir)
                 .provides()
@@ -473,7 +489,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             for (k, v) in &provides.values {
                 writeln!(out, "{k}={v}").map_err(Error::Output)?;
             }
-            Ok(0)
+            Ok(exit::OK)
         }
     }
 }

@@ -6,7 +6,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::error::Error;
 use crate::config::mender_conf::{self, BrokenKey, ConfigError, MenderConfig, MenderPaths};
 use crate::install::bootenv::BootEnv;
 use crate::install::context::InstallContext;
@@ -14,7 +13,34 @@ use crate::install::rootfs::RootfsLayout;
 use crate::install::scripts::RetryPolicy;
 use crate::signature::SignaturePolicy;
 use crate::stream::limits::Limits;
-use crate::stream::source::Source;
+use crate::stream::source::{Source, SourceError};
+
+/// Why a command cannot get what it needs from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// mender.conf, a key, the device type or the settings file.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    /// The artifact source could not be opened.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+impl crate::error::Classify for Error {
+    fn class(&self) -> crate::error::Class {
+        match self {
+            Self::Config(e) => e.class(),
+            Self::Source(e) => e.class(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Config(e) => e.code(),
+            Self::Source(e) => e.code(),
+        }
+    }
+}
 
 /// Where verify keys come from: explicit keys (`-k`), else mender.conf (`config` replaces the
 /// main file).

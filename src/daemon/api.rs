@@ -12,11 +12,14 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{Value, json};
 
 use super::Daemon;
 use super::body::{BodyReader, Events, Watched};
 use super::peer::Peer;
+use super::wire::{
+    ChangeResult, DaemonStatus, Event, InstallRequest, InstallResult, InstallStatus,
+};
+use crate::error::{Class, Classify, Failure};
 use crate::install::context::{Finished, InstallOutcome, Observer};
 use crate::install::flow;
 use crate::install::module::RebootNeed;
@@ -40,12 +43,16 @@ pub async fn handle(
         (_, "/v1/status") => not_allowed("GET"),
         (_, "/v1/install") => not_allowed("POST, PUT"),
         (_, "/v1/commit" | "/v1/rollback") => not_allowed("POST"),
-        _ => error(StatusCode::NOT_FOUND, &format!("no such endpoint: {path}")),
+        _ => refused(
+            Class::Config,
+            "no_such_endpoint",
+            format!("no such endpoint: {path}"),
+        ),
     };
     Ok(response)
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
     text.push('\n');
     let mut response = Response::new(Full::new(Bytes::from(text)).boxed());
@@ -57,21 +64,30 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     response
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Body> {
-    json_response(status, &json!({ "error": message }))
+/// A failure as its answer: the status derived from its class and code, the body its wire
+/// form.
+fn error(failure: &Failure) -> Response<Body> {
+    let status =
+        StatusCode::from_u16(failure.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, failure)
+}
+
+fn refused(class: Class, code: &str, message: impl Into<String>) -> Response<Body> {
+    error(&Failure::new(class, code, message))
 }
 
 fn not_allowed(allow: &'static str) -> Response<Body> {
-    let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    let mut r = refused(Class::Config, "method_not_allowed", "method not allowed");
     r.headers_mut()
         .insert(ALLOW, hyper::header::HeaderValue::from_static(allow));
     r
 }
 
 fn forbidden(peer: Peer) -> Response<Body> {
-    error(
-        StatusCode::FORBIDDEN,
-        &format!(
+    refused(
+        Class::Config,
+        "forbidden",
+        format!(
             "uid {} may read the status but not change the system: root or the configured \
              install_group is required",
             peer.uid
@@ -80,37 +96,39 @@ fn forbidden(peer: Peer) -> Response<Body> {
 }
 
 fn busy(what: &str) -> Response<Body> {
-    error(
-        StatusCode::CONFLICT,
-        &format!("busy: {what} is running; one operation at a time"),
+    refused(
+        Class::Failed,
+        "busy",
+        format!("busy: {what} is running; one operation at a time"),
+    )
+}
+
+/// A blocking task that panicked or was cancelled.
+fn task_failed(e: &tokio::task::JoinError) -> Failure {
+    Failure::new(
+        Class::Failed,
+        "internal",
+        format!("the operation's task failed: {e}"),
     )
 }
 
 async fn status(daemon: &Arc<Daemon>) -> Response<Body> {
     let d = daemon.clone();
     let report = tokio::task::spawn_blocking(move || {
-        let mut report = flow::status(&d.paths).map_err(|e| e.to_string())?;
-        if let Value::Object(map) = &mut report {
-            map.insert("operation".to_owned(), d.activity());
-            map.insert("last_boot_check".to_owned(), d.last_resume());
-            map.insert("broken_verify_keys".to_owned(), d.broken_keys());
-        }
-        Ok::<_, String>(report)
+        let mut installed = flow::status(&d.paths).map_err(|e| e.failure())?;
+        installed.broken_verify_keys = d.broken_keys();
+        Ok::<_, Failure>(DaemonStatus {
+            installed,
+            operation: d.activity(),
+            last_boot_check: d.last_resume(),
+        })
     })
     .await;
     match report {
         Ok(Ok(report)) => json_response(StatusCode::OK, &report),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(Err(e)) => error(&e),
+        Err(e) => error(&task_failed(&e)),
     }
-}
-
-/// What a JSON install request names.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InstallRequest {
-    path: Option<PathBuf>,
-    url: Option<String>,
 }
 
 /// What a JSON install request names.
@@ -123,15 +141,16 @@ pub enum NamedInput {
 }
 
 /// Parses a JSON install request: exactly one of an absolute `path` and an `https://` `url`.
-pub fn parse_install_request(bytes: &[u8]) -> Result<NamedInput, String> {
+pub fn parse_install_request(bytes: &[u8]) -> Result<NamedInput, Failure> {
+    let bad = |message: String| Failure::new(Class::Config, "bad_request", message);
     let request: InstallRequest =
-        serde_json::from_slice(bytes).map_err(|e| format!("malformed JSON request: {e}"))?;
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("malformed JSON request: {e}")))?;
     match (request.path, request.url) {
         (Some(p), None) if p.is_absolute() => Ok(NamedInput::Path(p)),
-        (Some(p), None) => Err(format!("path must be absolute: {}", p.display())),
+        (Some(p), None) => Err(bad(format!("path must be absolute: {}", p.display()))),
         (None, Some(u)) if u.starts_with("https://") => Ok(NamedInput::Url(u)),
-        (None, Some(u)) => Err(format!("url must be https://: {u}")),
-        _ => Err("give exactly one of \"path\" and \"url\"".to_owned()),
+        (None, Some(u)) => Err(bad(format!("url must be https://: {u}"))),
+        _ => Err(bad("give exactly one of \"path\" and \"url\"".to_owned())),
     }
 }
 
@@ -166,22 +185,24 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
         let bytes = match Limited::new(req.into_body(), limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("request body unreadable or over {limit} bytes: {e}"),
+                return refused(
+                    Class::Config,
+                    "bad_request",
+                    format!("request body unreadable or over {limit} bytes: {e}"),
                 );
             }
         };
         match parse_install_request(&bytes) {
             Ok(NamedInput::Path(p)) => Input::Path(p),
             Ok(NamedInput::Url(u)) => Input::Url(u),
-            Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+            Err(failure) => return error(&failure),
         }
     } else {
         if length.is_some_and(|l| l > daemon.config.limits.max_artifact_bytes) {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
+            return refused(
+                Class::Rejected,
+                "artifact_too_large",
+                format!(
                     "artifact of {} bytes is over max_artifact_bytes ({})",
                     length.unwrap_or_default(),
                     daemon.config.limits.max_artifact_bytes
@@ -208,10 +229,15 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
         // never refused as busy.
         drop(guard);
         match result {
-            Ok(value) => events.send(&value),
-            Err(message) => {
-                tracing::error!("install failed: {message}");
-                events.send(&json!({ "event": "error", "error": message }));
+            Ok(done) => events.send(&Event::Result(done)),
+            Err(failure) => {
+                tracing::error!(
+                    class = %failure.class,
+                    code = %failure.code,
+                    "install failed: {}",
+                    failure.message
+                );
+                events.send(&Event::Error(failure));
             }
         }
     });
@@ -223,18 +249,20 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
     response
 }
 
-/// The install itself, on a blocking thread. Returns the final event.
+/// The install itself, on a blocking thread. Returns the final event's content.
 fn run_install(
     daemon: &Arc<Daemon>,
     stream: Option<Streamed>,
     source: Option<PathBuf>,
     events: &Events,
-) -> Result<Value, String> {
-    let mut ctx = daemon.context().map_err(|e| e.to_string())?;
+) -> Result<InstallResult, Failure> {
+    let mut ctx = daemon.context().map_err(|e| e.failure())?;
     let (phase_events, d) = (events.clone(), daemon.clone());
     ctx.observer = Observer::new(move |phase| {
         d.set_phase(phase.name());
-        phase_events.send(&json!({ "event": "phase", "phase": phase.name() }));
+        phase_events.send(&Event::Phase {
+            phase: phase.name().to_owned(),
+        });
     });
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = match (stream, source) {
         (Some(stream), _) => stream,
@@ -244,41 +272,44 @@ fn run_install(
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len());
             let input = crate::config::resolve::open_input(&daemon.paths, None, &source)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.failure())?;
             (input, total)
         }
-        (None, None) => return Err("no input".to_owned()),
+        (None, None) => {
+            return Err(Failure::new(Class::Config, "bad_request", "no input"));
+        }
     };
     let input = Watched::new(input, total, daemon.cancel.clone(), events.clone());
-    let outcome = flow::install(input, &ctx).map_err(|e| e.to_string())?;
+    let outcome = flow::install(input, &ctx).map_err(|e| e.failure())?;
     let (mut status, reboot) = match outcome {
-        InstallOutcome::Committed { reboot } => ("committed", reboot),
-        InstallOutcome::Pending { reboot } => ("installed", reboot),
+        InstallOutcome::Committed { reboot } => (InstallStatus::Committed, reboot),
+        InstallOutcome::Pending { reboot } => (InstallStatus::Installed, reboot),
     };
-    if status == "installed" && reboot == RebootNeed::No && daemon.config.update.auto_commit {
-        match flow::commit(&ctx).map_err(|e| e.to_string())? {
-            Finished::Done(_) => status = "committed",
+    if status == InstallStatus::Installed
+        && reboot == RebootNeed::No
+        && daemon.config.update.auto_commit
+    {
+        match flow::commit(&ctx).map_err(|e| e.failure())? {
+            Finished::Done(_) => status = InstallStatus::Committed,
             Finished::NothingPending => {}
         }
     }
-    let reboot_word = reboot.as_str();
     let rebooting = reboot != RebootNeed::No && daemon.config.update.reboot_after_install;
     tracing::info!(
-        result = status,
-        reboot = reboot_word,
+        result = ?status,
+        reboot = reboot.as_str(),
         rebooting,
         "install finished"
     );
     if rebooting {
         daemon.schedule_reboot("into the update");
     }
-    Ok(json!({
-        "event": "result",
-        "status": status,
-        "reboot": reboot_word,
-        "reboot_required": reboot != RebootNeed::No,
-        "rebooting": rebooting,
-    }))
+    Ok(InstallResult {
+        status,
+        reboot,
+        reboot_required: reboot != RebootNeed::No,
+        rebooting,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -301,23 +332,32 @@ async fn change(daemon: Arc<Daemon>, peer: Peer, what: Change) -> Response<Body>
     let d = daemon.clone();
     let result = tokio::task::spawn_blocking(move || {
         let _guard = guard;
-        let ctx = d.context().map_err(|e| e.to_string())?;
+        let ctx = d.context().map_err(|e| e.failure())?;
         match what {
             Change::Commit => flow::commit(&ctx),
             Change::Rollback => flow::rollback(&ctx),
         }
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.failure())
     })
     .await;
     match result {
-        Ok(Ok(Finished::Done(artifact))) => json_response(
+        Ok(Ok(Finished::Done(artifact_name))) => json_response(
             StatusCode::OK,
-            &json!({ "result": match what { Change::Commit => "committed", Change::Rollback => "rolled back" }, "artifact_name": artifact }),
+            &ChangeResult {
+                result: match what {
+                    Change::Commit => "committed",
+                    Change::Rollback => "rolled back",
+                }
+                .to_owned(),
+                artifact_name,
+            },
         ),
-        Ok(Ok(Finished::NothingPending)) => {
-            error(StatusCode::CONFLICT, &format!("there is nothing to {name}"))
-        }
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(Ok(Finished::NothingPending)) => refused(
+            Class::Failed,
+            "nothing_pending",
+            format!("there is nothing to {name}"),
+        ),
+        Ok(Err(e)) => error(&e),
+        Err(e) => error(&task_failed(&e)),
     }
 }

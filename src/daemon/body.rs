@@ -13,6 +13,9 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use tokio::sync::mpsc;
 
+use super::wire::Event;
+use crate::error::Interruption;
+
 /// Chunks in flight between the socket and the installer; with hyper's own buffering this
 /// keeps a streamed upload to a few hundred KiB in memory however large the artifact.
 const QUEUE: usize = 8;
@@ -44,7 +47,7 @@ impl BodyReader {
                     },
                     () = stopped(&mut stop) => {
                         let _ = tx
-                            .send(Err(io::Error::other("the service is stopping; install abandoned before activation")))
+                            .send(Err(Interruption::io("the service is stopping; install abandoned before activation")))
                             .await;
                         break;
                     }
@@ -57,10 +60,7 @@ impl BodyReader {
                         // Trailers carry nothing we use.
                         Err(_) => continue,
                     },
-                    Some(Err(e)) => Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the upload broke off: {e}"),
-                    )),
+                    Some(Err(e)) => Err(Interruption::io(format!("the upload broke off: {e}"))),
                 };
                 let failed = item.is_err();
                 if tx.send(item).await.is_err() || failed {
@@ -138,18 +138,17 @@ const UNKNOWN_STEP: u64 = 8 * 1024 * 1024;
 impl<R: Read> Read for Watched<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cancel.load(Ordering::Relaxed) {
-            return Err(io::Error::other(
+            return Err(Interruption::io(
                 "the service is stopping; install abandoned before activation",
             ));
         }
         let n = self.inner.read(buf)?;
         self.done = self.done.saturating_add(n as u64);
         if self.done >= self.next_report || n == 0 {
-            self.events.send(&serde_json::json!({
-                "event": "progress",
-                "bytes": self.done,
-                "total": self.total,
-            }));
+            self.events.send(&Event::Progress {
+                bytes: self.done,
+                total: self.total,
+            });
             let step = self
                 .total
                 .map_or(UNKNOWN_STEP, |t| (t / 100).max(64 * 1024));
@@ -171,8 +170,8 @@ impl Events {
     }
 
     /// Sends one event; a client that went away is not an error for the installer.
-    pub fn send(&self, event: &serde_json::Value) {
-        let mut line = event.to_string();
+    pub fn send(&self, event: &Event) {
+        let mut line = serde_json::to_string(event).unwrap_or_default();
         line.push('\n');
         let _ = self.0.send(Bytes::from(line));
     }

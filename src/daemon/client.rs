@@ -14,11 +14,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Frame;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use super::wire::{Event, InstallRequest, InstallResult};
 use crate::config::settings::DaemonConfig;
+use crate::error::{Class, Failure};
 use crate::stream::progress::Meter;
 
 /// Why talking to the daemon failed.
@@ -33,27 +34,33 @@ pub enum ClientError {
         detail: String,
     },
     /// The daemon refused the request.
-    #[error("daemon refused the install ({status}): {message}")]
+    #[error("daemon refused the install ({status}): {failure}")]
     Refused {
         /// HTTP status.
         status: u16,
-        /// The daemon's message.
-        message: String,
+        /// The daemon's answer.
+        failure: Failure,
     },
     /// The install ran and failed.
     #[error("{0}")]
-    Failed(String),
+    Failed(Failure),
 }
 
-/// How a daemon install ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DaemonOutcome {
-    /// `installed` (waiting for commit) or `committed`.
-    pub status: String,
-    /// Whether the update needs a reboot.
-    pub reboot_required: bool,
-    /// Whether the daemon is rebooting the device itself.
-    pub rebooting: bool,
+impl ClientError {
+    /// The failure as the daemon classified it; talking to the daemon at all failing is
+    /// `failed` (`daemon_unreachable`).
+    pub fn failure(&self) -> Failure {
+        match self {
+            Self::Transport { .. } => {
+                Failure::new(Class::Failed, "daemon_unreachable", self.to_string())
+            }
+            Self::Refused { failure, .. } => Failure {
+                message: self.to_string(),
+                ..failure.clone()
+            },
+            Self::Failed(failure) => failure.clone(),
+        }
+    }
 }
 
 /// The daemon's socket, if one is there to talk to: `$ARTIFACT_GATE_SOCKET`, else `api.socket`
@@ -71,7 +78,7 @@ pub fn daemon_socket() -> Option<PathBuf> {
 }
 
 /// Installs `artifact` (a file, an `https://` URL or `-`) through the daemon at `socket`.
-pub fn install(socket: &Path, artifact: &Path) -> Result<DaemonOutcome, ClientError> {
+pub fn install(socket: &Path, artifact: &Path) -> Result<InstallResult, ClientError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -88,7 +95,7 @@ fn transport(socket: &Path, detail: impl std::fmt::Display) -> ClientError {
 
 type UploadBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
-async fn install_async(socket: &Path, artifact: &Path) -> Result<DaemonOutcome, ClientError> {
+async fn install_async(socket: &Path, artifact: &Path) -> Result<InstallResult, ClientError> {
     let stream = tokio::net::UnixStream::connect(socket)
         .await
         .map_err(|e| transport(socket, e))?;
@@ -106,13 +113,20 @@ async fn install_async(socket: &Path, artifact: &Path) -> Result<DaemonOutcome, 
             .body(stdin_body())
     } else {
         let body = if text.starts_with("https://") || text.starts_with("http://") {
-            json!({ "url": text })
+            InstallRequest {
+                url: Some(text.into_owned()),
+                ..InstallRequest::default()
+            }
         } else {
             let path = std::path::absolute(artifact).map_err(|e| transport(socket, e))?;
-            json!({ "path": path })
+            InstallRequest {
+                path: Some(path),
+                ..InstallRequest::default()
+            }
         };
+        let body = serde_json::to_vec(&body).map_err(|e| transport(socket, e))?;
         request.header("content-type", "application/json").body(
-            Full::new(Bytes::from(body.to_string()))
+            Full::new(Bytes::from(body))
                 .map_err(|never: Infallible| match never {})
                 .boxed(),
         )
@@ -130,18 +144,21 @@ async fn install_async(socket: &Path, artifact: &Path) -> Result<DaemonOutcome, 
             .await
             .map(http_body_util::Collected::to_bytes)
             .unwrap_or_default();
-        let message = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        let failure = serde_json::from_slice::<Failure>(&bytes).unwrap_or_else(|_| {
+            Failure::new(
+                Class::Failed,
+                "daemon_unreachable",
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        });
         return Err(ClientError::Refused {
             status: status.as_u16(),
-            message,
+            failure,
         });
     }
     let mut meter = Meter::new(None, "installing (daemon)");
     let mut pending = Vec::new();
-    let mut last: Option<Value> = None;
+    let mut last: Option<Event> = None;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| transport(socket, e))?;
         let Ok(data) = frame.into_data() else {
@@ -150,51 +167,30 @@ async fn install_async(socket: &Path, artifact: &Path) -> Result<DaemonOutcome, 
         pending.extend_from_slice(&data);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            let Ok(event) = serde_json::from_slice::<Value>(&line) else {
+            let Ok(event) = serde_json::from_slice::<Event>(&line) else {
                 continue;
             };
-            match event.get("event").and_then(Value::as_str) {
-                Some("progress") => {
-                    if let Some(total) = event.get("total").and_then(Value::as_u64) {
+            match event {
+                Event::Progress { bytes, total } => {
+                    if let Some(total) = total {
                         meter.set_total(total);
                     }
-                    meter.set(event.get("bytes").and_then(Value::as_u64).unwrap_or(0));
+                    meter.set(bytes);
                 }
-                Some("phase") => {
-                    if let Some(phase) = event.get("phase").and_then(Value::as_str) {
-                        meter.set_label(phase);
-                    }
-                }
-                Some("result" | "error") => last = Some(event),
-                _ => {}
+                Event::Phase { phase } => meter.set_label(&phase),
+                Event::Result(_) | Event::Error(_) => last = Some(event),
             }
         }
     }
     meter.finish();
-    let Some(last) = last else {
-        return Err(transport(
+    match last {
+        Some(Event::Result(result)) => Ok(result),
+        Some(Event::Error(failure)) => Err(ClientError::Failed(failure)),
+        _ => Err(transport(
             socket,
             "the daemon ended the stream without a result",
-        ));
-    };
-    if let Some(error) = last.get("error").and_then(Value::as_str) {
-        return Err(ClientError::Failed(error.to_owned()));
+        )),
     }
-    Ok(DaemonOutcome {
-        status: last
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        reboot_required: last
-            .get("reboot_required")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        rebooting: last
-            .get("rebooting")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-    })
 }
 
 /// Standard input as an upload, read on its own thread in 256 KiB chunks.

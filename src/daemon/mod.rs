@@ -12,6 +12,7 @@ pub mod body;
 pub mod client;
 pub mod peer;
 pub mod systemd;
+pub mod wire;
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -20,17 +21,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::config::mender_conf::MenderPaths;
+use crate::config::mender_conf::{BrokenKey, MenderPaths};
 use crate::config::resolve::{self, KeySource};
 use crate::config::settings::{DaemonConfig, DaemonConfigError};
+use crate::error::{Class, Classify};
 use crate::install::bootenv::BootEnv;
 use crate::install::context::InstallContext;
 use crate::install::grubenv::GrubEnv;
 use crate::install::resume::{self, Resumed};
 use peer::Peer;
+use wire::{BootCheck, Operation};
 
 /// How long a stop waits for the running operation to reach a safe point.
 const STOP_GRACE: Duration = Duration::from_secs(120);
@@ -43,7 +45,7 @@ pub enum DaemonError {
     Config(#[from] DaemonConfigError),
     /// mender.conf, the keys or the device type (checked once at start, fail closed).
     #[error("device configuration: {0}")]
-    Setup(String),
+    Setup(#[from] resolve::Error),
     /// `install_group`.
     #[error("daemon configuration: install_group: {0}")]
     Group(String),
@@ -67,8 +69,11 @@ impl DaemonError {
     /// Exit code: 2 for configuration, 3 for the socket and the runtime.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Config(_) | Self::Setup(_) | Self::Group(_) => 2,
-            Self::AlreadyRunning(_) | Self::Socket { .. } | Self::Runtime(_) => 3,
+            Self::Setup(e) => e.class().exit_code(),
+            Self::Config(_) | Self::Group(_) => Class::Config.exit_code(),
+            Self::AlreadyRunning(_) | Self::Socket { .. } | Self::Runtime(_) => {
+                Class::Failed.exit_code()
+            }
         }
     }
 }
@@ -87,7 +92,7 @@ pub struct Daemon {
     paths: MenderPaths,
     group: Option<u32>,
     operation: Mutex<Option<Activity>>,
-    last_resume: Mutex<Value>,
+    last_resume: Mutex<Option<BootCheck>>,
     /// The mender.conf verify-key entries that could not be used when keys were last loaded.
     broken_keys: Mutex<Vec<crate::config::mender_conf::BrokenKey>>,
     /// Set when the service is stopping: a running download stops before activation.
@@ -166,22 +171,19 @@ impl Daemon {
         }
     }
 
-    fn activity(&self) -> Value {
-        match &*self
-            .operation
+    fn activity(&self) -> Option<Operation> {
+        self.operation
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
-            Some(a) => json!({
-                "name": a.name,
-                "phase": a.phase,
-                "seconds": a.since.elapsed().as_secs(),
-            }),
-            None => Value::Null,
-        }
+            .as_ref()
+            .map(|a| Operation {
+                name: a.name,
+                phase: a.phase,
+                seconds: a.since.elapsed().as_secs(),
+            })
     }
 
-    fn last_resume(&self) -> Value {
+    fn last_resume(&self) -> Option<BootCheck> {
         self.last_resume
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -189,7 +191,7 @@ impl Daemon {
     }
 
     /// The install context from mender.conf, with the daemon's own boot and limit settings.
-    fn context(&self) -> Result<InstallContext, crate::cli::error::Error> {
+    fn context(&self) -> Result<InstallContext, resolve::Error> {
         let mut ctx = resolve::install_context(&self.paths, &KeySource::default(), false)?;
         if let Some(config) = &self.config.boot.fw_env_config {
             ctx.bootenv = BootEnv::UBoot {
@@ -208,13 +210,11 @@ impl Daemon {
     }
 
     /// The unusable verify-key entries, for `GET /v1/status`.
-    fn broken_keys(&self) -> Value {
-        json!(
-            *self
-                .broken_keys
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        )
+    fn broken_keys(&self) -> Vec<BrokenKey> {
+        self.broken_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// At the first start, `<datastore>/bootstrap.mender` (spec §5.6), verified like any other
@@ -236,21 +236,18 @@ impl Daemon {
     }
 
     /// The reboot cycle's second half, run once at start.
-    fn resume(&self) -> Value {
-        let result = self.context().and_then(|ctx| {
-            resume::resume(&ctx, self.config.update.auto_commit)
-                .map_err(crate::cli::error::Error::from)
+    fn resume(&self) -> BootCheck {
+        let result = self.context().map_err(|e| e.failure()).and_then(|ctx| {
+            resume::resume(&ctx, self.config.update.auto_commit).map_err(|e| e.failure())
         });
-        let value = match result {
-            Ok(Resumed::Nothing) => json!({ "result": "nothing pending" }),
-            Ok(Resumed::WaitingForReboot(a)) => {
-                json!({ "result": "waiting for reboot", "artifact_name": a })
-            }
+        let check = match result {
+            Ok(Resumed::Nothing) => BootCheck::of("nothing pending", None),
+            Ok(Resumed::WaitingForReboot(a)) => BootCheck::of("waiting for reboot", Some(a)),
             Ok(Resumed::WaitingForCommit(a)) => {
-                json!({ "result": "verified, waiting for commit", "artifact_name": a })
+                BootCheck::of("verified, waiting for commit", Some(a))
             }
-            Ok(Resumed::Committed(a)) => json!({ "result": "committed", "artifact_name": a }),
-            Ok(Resumed::RolledBack(a)) => json!({ "result": "rolled back", "artifact_name": a }),
+            Ok(Resumed::Committed(a)) => BootCheck::of("committed", Some(a)),
+            Ok(Resumed::RolledBack(a)) => BootCheck::of("rolled back", Some(a)),
             Ok(Resumed::CommitFailed {
                 artifact,
                 error,
@@ -260,23 +257,28 @@ impl Daemon {
                 if rebooting {
                     self.schedule_reboot("back into the previous system");
                 }
-                json!({
-                    "result": "commit failed, rolled back",
-                    "artifact_name": artifact,
-                    "error": error,
-                    "reboot_required": reboot,
-                    "rebooting": rebooting,
-                })
+                BootCheck {
+                    error: Some(error),
+                    reboot_required: Some(reboot),
+                    rebooting: Some(rebooting),
+                    ..BootCheck::of("commit failed, rolled back", Some(artifact))
+                }
             }
-            Err(e) => json!({ "result": "error", "error": e.to_string() }),
+            Err(failure) => BootCheck {
+                error: Some(failure),
+                ..BootCheck::of("error", None)
+            },
         };
         // The result in the message itself: `journalctl -u artifact-gate` shows it as it is.
-        tracing::info!("boot check: {value}");
+        tracing::info!(
+            "boot check: {}",
+            serde_json::to_string(&check).unwrap_or_default()
+        );
         *self
             .last_resume
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = value.clone();
-        value
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(check.clone());
+        check
     }
 
     /// Runs the reboot command a moment after the install's result was sent.
@@ -311,16 +313,14 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
         paths: MenderPaths::from_env(),
         group,
         operation: Mutex::new(None),
-        last_resume: Mutex::new(Value::Null),
+        last_resume: Mutex::new(None),
         broken_keys: Mutex::new(Vec::new()),
         cancel: Arc::new(AtomicBool::new(false)),
         stop: tokio::sync::watch::channel(false).0,
     });
     // Keys, device type and partitions are checked now: a device that cannot verify must not
     // report itself ready.
-    let ctx = daemon
-        .context()
-        .map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let ctx = daemon.context()?;
     for key in &ctx.broken_keys {
         tracing::warn!("verify key not used (the other keys verify): {key}");
     }

@@ -168,3 +168,30 @@ pub enum Finished {
     /// The named artifact was committed or rolled back.
     Done(String),
 }
+
+/// What is installed and what waits for commit or rollback, as `status --json` and the
+/// daemon's `GET /v1/status` report it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstalledReport {
+    /// The installed artifact, if any is recorded.
+    pub artifact_name: Option<String>,
+    /// Its group.
+    pub artifact_group: Option<String>,
+    /// The install that waits for its reboot or commit.
+    pub pending: Option<PendingReport>,
+    /// The mender.conf verify-key entries that cannot be used (the others verify).
+    pub broken_verify_keys: Vec<BrokenKey>,
+}
+
+/// A pending install, as reported.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PendingReport {
+    /// Its artifact.
+    pub artifact_name: String,
+    /// Its payload type.
+    pub payload_type: String,
+    /// What it asked for.
+    pub reboot: RebootNeed,
+    /// Whether it can be rolled back.
+    pub supports_rollback: bool,
+}

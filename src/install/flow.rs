@@ -9,7 +9,9 @@
 
 use std::io::Read;
 
-use super::context::{Finished, InstallContext, InstallError, InstallOutcome, Phase};
+use super::context::{
+    Finished, InstallContext, InstallError, InstallOutcome, InstalledReport, PendingReport, Phase,
+};
 use super::download::ModuleSetup;
 use super::installer::{Installed, Router};
 use super::kind;
@@ -132,22 +134,23 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
     Ok(InstallOutcome::Committed { reboot })
 }
 
-/// What is installed and what waits for commit or rollback, as the `status` command and the
-/// daemon's `GET /v1/status` report it.
-pub fn status(paths: &MenderPaths) -> Result<serde_json::Value, InstallError> {
+/// What is installed and what waits for commit or rollback. `broken_verify_keys` is left
+/// empty for the caller, which knows which keys it loaded.
+pub fn status(paths: &MenderPaths) -> Result<InstalledReport, InstallError> {
     let store = Store::new(&paths.datastore_dir);
     let provides = store.provides()?;
     let pending = store.pending()?;
-    Ok(serde_json::json!({
-        "artifact_name": provides.artifact_name,
-        "artifact_group": provides.artifact_group,
-        "pending": pending.as_ref().map(|p| serde_json::json!({
-            "artifact_name": p.claims.artifact_name,
-            "payload_type": p.payload_type,
-            "reboot": p.reboot,
-            "supports_rollback": p.supports_rollback,
-        })),
-    }))
+    Ok(InstalledReport {
+        artifact_name: provides.artifact_name,
+        artifact_group: provides.artifact_group,
+        pending: pending.map(|p| PendingReport {
+            artifact_name: p.claims.artifact_name,
+            payload_type: p.payload_type,
+            reboot: p.reboot,
+            supports_rollback: p.supports_rollback,
+        }),
+        broken_verify_keys: Vec::new(),
+    })
 }
 
 /// `commit`: runs `ArtifactCommit` and `Cleanup`, then records the new provides.

@@ -98,7 +98,7 @@ pub enum Resumed {
         /// The artifact's name.
         artifact: String,
         /// Why the commit failed.
-        error: String,
+        error: crate::error::Failure,
         /// Whether a reboot is needed to get back to the old system.
         reboot: bool,
     },
@@ -132,7 +132,7 @@ pub fn resume(ctx: &InstallContext, auto_commit: bool) -> Result<Resumed, Instal
                 roll_back(ctx, &store, &pending)?;
                 Ok(Resumed::CommitFailed {
                     artifact: name,
-                    error: e.to_string(),
+                    error: crate::error::Classify::failure(&e),
                     reboot: pending.rootfs.is_some() && pending.supports_rollback,
                 })
             }

@@ -357,3 +357,58 @@ fn bad_limits_are_configuration_errors() {
     s.run(&["validate", "-k", &rsa, &artifact])
         .fails(2, "max_artifact_byte");
 }
+
+#[test]
+fn json_output_carries_the_failure_class_code_and_message_and_the_exit_code_follows_the_class() {
+    let s = Scratch::new();
+    let failure = |args: &[&str]| {
+        let v = s.run(args);
+        let json: serde_json::Value = serde_json::from_str(&v.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", v.stdout));
+        let error = json["error"].clone();
+        // The same message goes to stderr, for people.
+        let message = error["message"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            !message.is_empty() && v.stderr.contains(&message),
+            "{}",
+            v.stderr
+        );
+        (v.code, error["class"].clone(), error["code"].clone())
+    };
+    // Rejected: signed by a key other than the one given.
+    let (code, class, which) = failure(&[
+        "read",
+        "--json",
+        "-k",
+        &key("rsa.pub"),
+        &art("mod-ec.mender"),
+    ]);
+    assert_eq!(
+        (code, class.as_str(), which.as_str()),
+        (1, Some("rejected"), Some("signature_invalid"))
+    );
+    // Configuration: the key file named does not exist.
+    let (code, class, which) = failure(&[
+        "read",
+        "--json",
+        "-k",
+        "/nonexistent.pem",
+        &art("mod-rsa.mender"),
+    ]);
+    assert_eq!(
+        (code, class.as_str(), which.as_str()),
+        (2, Some("config"), Some("key_invalid"))
+    );
+    // Failed: the artifact cannot be opened.
+    let (code, class, which) = failure(&[
+        "read",
+        "--json",
+        "-k",
+        &key("rsa.pub"),
+        "/nonexistent.mender",
+    ]);
+    assert_eq!(
+        (code, class.as_str(), which.as_str()),
+        (3, Some("failed"), Some("source_unavailable"))
+    );
+}

@@ -311,11 +311,13 @@ fn a_failed_health_check_at_commit_rolls_back_and_reboots_into_the_old_slot() {
     let check = &status["last_boot_check"];
     assert_eq!(check["result"], "commit failed, rolled back", "{status}");
     assert!(
-        check["error"]
+        check["error"]["message"]
             .as_str()
             .is_some_and(|e| e.contains("ArtifactCommit_Enter_10 failed (exit 3)")),
         "{status}"
     );
+    assert_eq!(check["error"]["class"], "failed", "{status}");
+    assert_eq!(check["error"]["code"], "script_failed", "{status}");
     assert_eq!(check["reboot_required"], true, "{status}");
     assert_eq!(check["rebooting"], true, "{status}");
     // Back to the old slot, nothing pending, the old provides kept.
@@ -714,6 +716,11 @@ fn a_stalled_upload_is_abandoned_and_frees_the_slot() {
     let mut response = String::new();
     let _ = stalled.read_to_string(&mut response);
     assert!(response.contains("no data for 1 s"), "{response}");
+    // A stall is an interruption: the same artifact may well install on the next try.
+    assert!(
+        response.contains(r#""class":"interrupted","code":"interrupted""#),
+        "{response}"
+    );
     assert_eq!(target(&s), None);
     assert_eq!(d.status()["operation"], serde_json::Value::Null);
     // The next install, with the default 60 s (a loaded machine can keep curl quiet for a
@@ -729,4 +736,99 @@ fn a_stalled_upload_is_abandoned_and_frees_the_slot() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(last_event(&body)["status"], "committed", "{body}");
     assert_eq!(target(&s).as_deref(), Some("after the stall\n"));
+}
+
+#[test]
+fn every_api_failure_carries_its_class_code_and_message() {
+    let s = module_device();
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    let failure_of = |v: &serde_json::Value| {
+        (
+            v["class"].as_str().unwrap_or_default().to_owned(),
+            v["code"].as_str().unwrap_or_default().to_owned(),
+            v["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    // The artifact is bad: signed by a key the device does not trust, or not signed at all.
+    for (fixture, code, words) in [
+        ("mod-ec.mender", "signature_invalid", "signature"),
+        ("mod-unsigned.mender", "signature_missing", "not signed"),
+    ] {
+        let art = fx().path(fixture);
+        let (status, body) = d.curl("PUT", "/v1/install", &["-T", art.to_str().unwrap()]);
+        assert_eq!(status, 200, "{body}");
+        let last = last_event(&body);
+        assert_eq!(last["event"], "error", "{body}");
+        let (class, found, message) = failure_of(&last);
+        assert_eq!(
+            (class.as_str(), found.as_str()),
+            ("rejected", code),
+            "{body}"
+        );
+        assert!(message.contains(words), "{fixture}: {message}");
+    }
+    // The device's side: the named file is not there.
+    let (_, body) = d.curl(
+        "POST",
+        "/v1/install",
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{\"path\": \"/nonexistent/a.mender\"}",
+        ],
+    );
+    let (class, code, message) = failure_of(&last_event(&body));
+    assert_eq!(
+        (class.as_str(), code.as_str()),
+        ("failed", "source_unavailable")
+    );
+    assert!(message.contains("/nonexistent/a.mender"), "{message}");
+    // The caller's side, with HTTP statuses derived from class and code.
+    for (method, path, args, status, class, code) in [
+        (
+            "POST",
+            "/v1/install",
+            &["-H", "Content-Type: application/json", "-d", "{}"][..],
+            400,
+            "config",
+            "bad_request",
+        ),
+        (
+            "GET",
+            "/v2/nothing",
+            &[][..],
+            404,
+            "config",
+            "no_such_endpoint",
+        ),
+        (
+            "DELETE",
+            "/v1/status",
+            &[][..],
+            405,
+            "config",
+            "method_not_allowed",
+        ),
+        (
+            "POST",
+            "/v1/commit",
+            &[][..],
+            409,
+            "failed",
+            "nothing_pending",
+        ),
+    ] {
+        let (found, body) = d.curl(method, path, args);
+        assert_eq!(found, status, "{method} {path}: {body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let (c, k, message) = failure_of(&answer);
+        assert_eq!(
+            (c.as_str(), k.as_str()),
+            (class, code),
+            "{method} {path}: {body}"
+        );
+        assert!(!message.is_empty(), "{body}");
+    }
+    assert_eq!(crate::fixtures::app_target(&s), None);
 }
