@@ -17,7 +17,7 @@ use super::json::{self, CiObject, FieldProblem};
 use super::tar_rules::{self, EntryNameError, TarEnd};
 use crate::artifact::names::{self, NameError, ScriptName};
 use crate::stream::limits::Limits;
-use crate::stream::{self as aio, IoClass};
+use crate::stream::{self, IoClass};
 
 /// What the payload holds (header-info `payloads[0].type`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -459,7 +459,7 @@ fn read_members<R: Read>(
     reader: R,
     limits: &Limits,
 ) -> Result<Vec<(String, Vec<u8>)>, HeaderError> {
-    let malformed = |e: std::io::Error| match aio::classify(e) {
+    let malformed = |e: std::io::Error| match stream::classify(e) {
         IoClass::Malformed(m) => HeaderError::Malformed(m),
         IoClass::Truncated {
             expected: 0,
@@ -505,7 +505,7 @@ fn read_members<R: Read>(
             if total > limits.max_header_unpacked {
                 return Err(HeaderError::TooLarge(limits.max_header_unpacked));
             }
-            let body = aio::read_bounded(aio::ExactReader::new(entry, size), size)
+            let body = stream::read_bounded(stream::ExactReader::new(entry, size), size)
                 .map_err(malformed)?
                 .unwrap_or_default();
             members.push((name, body));

@@ -8,8 +8,9 @@
 use std::io::{self, Read};
 
 use super::compression::{self, Compression};
+use super::error::compare;
 use super::tar_rules;
-use super::{PayloadFileInfo, PayloadSink, ReadError, Rejection, VerifiedFile, compare, io_error};
+use super::{PayloadFileInfo, PayloadSink, ReadError, Rejection, VerifiedFile, io_error};
 use crate::artifact::names;
 use crate::signature::VerifiedManifest;
 use crate::stream::limits::Limits;
