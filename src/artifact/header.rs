@@ -511,7 +511,9 @@ fn read_members<R: Read>(
             members.push((name, body));
         }
     }
-    match tar_rules::finish(archive.into_inner(), limits.max_tar_padding).map_err(malformed)? {
+    match tar_rules::check_end_of_archive(archive.into_inner(), limits.max_tar_padding)
+        .map_err(malformed)?
+    {
         Ok(()) => Ok(members),
         Err(end) => Err(HeaderError::End(end)),
     }

@@ -40,7 +40,7 @@ pub fn read_artifact<R: Read>(
     };
     let rest = archive.into_inner();
     let bytes_before_end = rest.get_ref().bytes_read();
-    match tar_rules::finish(rest, options.limits.max_tar_padding)
+    match tar_rules::check_end_of_archive(rest, options.limits.max_tar_padding)
         .map_err(|e| io_error("artifact", e))?
     {
         Ok(()) => {}

@@ -103,7 +103,10 @@ pub(crate) fn require_regular<R: Read>(entry: &tar::Entry<'_, R>) -> Result<(), 
 /// After the `tar` crate reported the end of the entries, checks what follows: at least the rest
 /// of the two-block end marker, then only zeros, at most `max_padding` of them. Reads `rest` to
 /// its end (or to the cap).
-pub(crate) fn finish<R: Read>(rest: R, max_padding: u64) -> io::Result<Result<(), TarEnd>> {
+pub(crate) fn check_end_of_archive<R: Read>(
+    rest: R,
+    max_padding: u64,
+) -> io::Result<Result<(), TarEnd>> {
     use crate::stream::ZeroRun;
     // The tar crate stops after the first zero block (or at EOF, having seen none); the second
     // zero block must still be there.
@@ -475,9 +478,9 @@ impl<R: Read> Read for ExtensionGuard<R> {
     }
 }
 
-struct Kind(tar::EntryType);
+struct EntryTypeName(tar::EntryType);
 
-impl fmt::Display for Kind {
+impl fmt::Display for EntryTypeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = self.0;
         let name = if t.is_dir() {
@@ -503,8 +506,8 @@ impl fmt::Display for Kind {
     }
 }
 
-fn describe(kind: tar::EntryType) -> Kind {
-    Kind(kind)
+fn describe(kind: tar::EntryType) -> EntryTypeName {
+    EntryTypeName(kind)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::artifact::{self, DiscardSink, PayloadType, ReadOptions, VerifiedArtifact};
 use crate::cli::error::Error;
 use crate::config::mender_conf::{ConfigError, MenderPaths};
-use crate::config::resolve::{self, KeySource};
+use crate::config::resolve::{self, KeyOverrides};
 use crate::config::settings::DaemonConfig;
 use crate::error::escape::escaped;
 use crate::error::{Class, exit};
@@ -136,8 +136,8 @@ struct KeyArgs {
 }
 
 impl KeyArgs {
-    fn source(&self) -> KeySource<'_> {
-        KeySource {
+    fn source(&self) -> KeyOverrides<'_> {
+        KeyOverrides {
             keys: &self.keys,
             config: self.config.as_deref(),
         }
@@ -394,7 +394,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::Commit(args) | Command::Rollback(args) => {
-            let keys = KeySource {
+            let keys = KeyOverrides {
                 keys: &[],
                 config: args.config.as_deref(),
             };

@@ -45,7 +45,7 @@ impl crate::error::Classify for Error {
 /// Where verify keys come from: explicit keys (`-k`), else mender.conf (`config` replaces the
 /// main file).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct KeySource<'a> {
+pub struct KeyOverrides<'a> {
     /// Keys given explicitly; when non-empty mender.conf's keys are not used.
     pub keys: &'a [PathBuf],
     /// A main mender.conf other than `$MENDER_CONF_DIR/mender.conf`.
@@ -56,7 +56,7 @@ pub struct KeySource<'a> {
 /// configuration error (Mender 3 would continue without it).
 pub fn install_context(
     paths: &MenderPaths,
-    keys: &KeySource<'_>,
+    keys: &KeyOverrides<'_>,
     allow_unsigned: bool,
 ) -> Result<InstallContext, Error> {
     let conf = MenderConfig::load(paths, keys.config)?;
@@ -148,7 +148,7 @@ const DEFAULT_MODULE_TIMEOUT: u64 = 14_400;
 /// cannot be used is an error: the operator named it for this command.
 pub fn signature_policy(
     paths: &MenderPaths,
-    keys: &KeySource<'_>,
+    keys: &KeyOverrides<'_>,
     allow_unsigned: bool,
 ) -> Result<(SignaturePolicy, Vec<BrokenKey>), Error> {
     let (ring, broken) = if keys.keys.is_empty() {
@@ -217,7 +217,7 @@ pub fn check_config(
         entries.len(),
         entries.join(", ")
     ));
-    let ctx = install_context(paths, &KeySource { keys: &[], config }, false)?;
+    let ctx = install_context(paths, &KeyOverrides { keys: &[], config }, false)?;
     report.push(format!("device type: {}", ctx.device_type));
     report.push(match &ctx.rootfs {
         Some(layout) => format!(

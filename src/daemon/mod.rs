@@ -24,7 +24,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use thiserror::Error;
 
 use crate::config::mender_conf::{BrokenKey, MenderPaths};
-use crate::config::resolve::{self, KeySource};
+use crate::config::resolve::{self, KeyOverrides};
 use crate::config::settings::{DaemonConfig, DaemonConfigError};
 use crate::error::{Class, Classify};
 use crate::install::bootenv::BootEnv;
@@ -192,7 +192,7 @@ impl Daemon {
 
     /// The install context from mender.conf, with the daemon's own boot and limit settings.
     fn context(&self) -> Result<InstallContext, resolve::Error> {
-        let mut ctx = resolve::install_context(&self.paths, &KeySource::default(), false)?;
+        let mut ctx = resolve::install_context(&self.paths, &KeyOverrides::default(), false)?;
         if let Some(config) = &self.config.boot.fw_env_config {
             ctx.bootenv = BootEnv::UBoot {
                 config: Some(config.clone()),

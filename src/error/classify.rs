@@ -320,9 +320,9 @@ impl Classify for ConfigError {
             Self::NoKeys(_) => "no_keys",
             Self::NoUsableKey(_) => "no_usable_key",
             Self::BrokenKeys(_) => "broken_keys",
-            Self::KeyRead { .. } | Self::Key { .. } | Self::KeyUri { .. } | Self::Token { .. } => {
-                "key_invalid"
-            }
+            Self::KeyRead { .. } | Self::Key { .. } | Self::KeyUri { .. } => "key_invalid",
+            #[cfg(feature = "pkcs11")]
+            Self::Token { .. } => "key_invalid",
             Self::DeviceType { .. } => "device_type_unknown",
             Self::Settings(_) => "settings_invalid",
             Self::Limit { .. } => "limit_invalid",

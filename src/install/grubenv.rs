@@ -41,7 +41,7 @@ pub struct GrubEnv {
 }
 
 /// One of the two copies.
-struct Copy {
+struct EnvCopy {
     env: PathBuf,
     lock: PathBuf,
     locksum: PathBuf,
@@ -130,9 +130,9 @@ impl GrubEnv {
         Ok(())
     }
 
-    fn copy(&self, n: u8) -> Copy {
+    fn copy(&self, n: u8) -> EnvCopy {
         let dir = self.dir.join(format!("mender_grubenv{n}"));
-        Copy {
+        EnvCopy {
             env: dir.join("env"),
             lock: dir.join("lock"),
             locksum: dir.join("lock.sha256sum"),
@@ -178,7 +178,7 @@ impl GrubEnv {
     }
 }
 
-impl Copy {
+impl EnvCopy {
     /// `lock.sha256sum` names the digest of `lock` as `sha256sum` prints it.
     fn is_valid(&self) -> bool {
         let Ok(sum) = read_small(&self.locksum) else {
@@ -198,7 +198,7 @@ impl Copy {
     }
 }
 
-fn restore(good: &Copy, bad: &Copy) -> Result<(), BootEnvError> {
+fn restore(good: &EnvCopy, bad: &EnvCopy) -> Result<(), BootEnvError> {
     tracing::warn!(
         from = %good.env.display(),
         to = %bad.env.display(),

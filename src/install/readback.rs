@@ -29,7 +29,7 @@ pub struct ReadBackError {
     pub source: io::Error,
 }
 
-enum Progress {
+enum ReadBackStep {
     /// Bytes from the start that the writer has handed to the kernel.
     Written(u64),
     /// The writer is done; this many bytes make up the image.
@@ -39,7 +39,7 @@ enum Progress {
 /// The thread that reads a partition back behind its writer.
 #[derive(Debug)]
 pub struct ReadBack {
-    tx: Option<SyncSender<Progress>>,
+    tx: Option<SyncSender<ReadBackStep>>,
     worker: Option<JoinHandle<Result<[u8; 32], ReadBackError>>>,
     reported: u64,
     window: u64,
@@ -75,7 +75,7 @@ impl ReadBack {
             self.reported = total;
             if let Some(tx) = &self.tx {
                 // A closed channel means the thread already failed; `finish` reports why.
-                let _ = tx.send(Progress::Written(total));
+                let _ = tx.send(ReadBackStep::Written(total));
             }
         }
     }
@@ -83,7 +83,7 @@ impl ReadBack {
     /// The image is complete at `total` bytes: the final flush, the rest read back, the digest.
     pub fn finish(mut self, total: u64) -> Result<[u8; 32], ReadBackError> {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Progress::Done(total));
+            let _ = tx.send(ReadBackStep::Done(total));
         }
         match self.worker.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -105,14 +105,18 @@ impl Drop for ReadBack {
     }
 }
 
-fn follow(mut file: File, path: &Path, rx: &Receiver<Progress>) -> Result<[u8; 32], ReadBackError> {
+fn follow(
+    mut file: File,
+    path: &Path,
+    rx: &Receiver<ReadBackStep>,
+) -> Result<[u8; 32], ReadBackError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1024 * 1024];
     let mut verified = 0u64;
     while let Ok(progress) = rx.recv() {
         let (upto, last) = match progress {
-            Progress::Written(n) => (n, false),
-            Progress::Done(n) => (n, true),
+            ReadBackStep::Written(n) => (n, false),
+            ReadBackStep::Done(n) => (n, true),
         };
         let flushed = if last {
             file.sync_all()

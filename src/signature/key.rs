@@ -116,7 +116,7 @@ impl Scheme {
 
 /// Why one key did not verify a signature.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Mismatch {
+pub enum KeyVerifyFailure {
     /// The signature does not have the length this key produces.
     #[error("{algorithm} signature must be {expected} bytes, found {found}")]
     WrongLength {
@@ -226,7 +226,7 @@ impl PublicKey {
         message: &[u8],
         digest: &Sha256Digest,
         signature: &[u8],
-    ) -> Result<Scheme, Mismatch> {
+    ) -> Result<Scheme, KeyVerifyFailure> {
         super::scheme::verify(self, message, digest, signature)
     }
 
@@ -339,7 +339,7 @@ impl SchemeCheck for PublicKey {
         message: &[u8],
         digest: &Sha256Digest,
         signature: &[u8],
-    ) -> Result<bool, Mismatch> {
+    ) -> Result<bool, KeyVerifyFailure> {
         Ok(match (self, scheme) {
             (Self::Rsa(key), Scheme::RsaPkcs1v15) => rsa::pkcs1v15::Signature::try_from(signature)
                 .is_ok_and(|sig| {

@@ -12,7 +12,7 @@ pub mod scheme;
 use base64::Engine;
 use thiserror::Error;
 
-pub use key::{KeyError, Mismatch, PublicKey, Scheme};
+pub use key::{KeyError, KeyVerifyFailure, PublicKey, Scheme};
 
 use crate::artifact::manifest::{Manifest, ManifestError};
 use crate::stream::{Sha256Digest, sha256};
@@ -112,7 +112,7 @@ pub enum SignatureError {
     Empty,
     /// No configured key verified the signature; one reason per key.
     #[error("no configured key verifies the manifest signature: {}", describe(.0))]
-    NoKeyVerified(Vec<(String, Mismatch)>),
+    NoKeyVerified(Vec<(String, KeyVerifyFailure)>),
 }
 
 /// Refusal from [`verify_manifest`]: the signature or the manifest syntax.
@@ -181,7 +181,7 @@ pub fn decode_signature(text: &[u8]) -> Result<Vec<u8>, SignatureError> {
         .map_err(|e| SignatureError::BadBase64(e.to_string()))
 }
 
-fn describe(failures: &[(String, Mismatch)]) -> String {
+fn describe(failures: &[(String, KeyVerifyFailure)]) -> String {
     failures
         .iter()
         .map(|(label, why)| format!("key '{label}': {why}"))

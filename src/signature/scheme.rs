@@ -5,7 +5,7 @@
 //! and a key in a token run this same table; each backend answers only "does this one scheme's
 //! signature verify with this key", so the accepted set and its order are decided in one place.
 
-use super::key::{Mismatch, Scheme};
+use super::key::{KeyVerifyFailure, Scheme};
 use crate::stream::Sha256Digest;
 
 /// A verify key's algorithm, as far as the scheme table needs it.
@@ -56,7 +56,7 @@ pub(crate) trait SchemeCheck {
         message: &[u8],
         digest: &Sha256Digest,
         signature: &[u8],
-    ) -> Result<bool, Mismatch>;
+    ) -> Result<bool, KeyVerifyFailure>;
 }
 
 /// Verifies `signature` with `key`: the shape checks, then each scheme of its algorithm in
@@ -66,7 +66,7 @@ pub(crate) fn verify(
     message: &[u8],
     digest: &Sha256Digest,
     signature: &[u8],
-) -> Result<Scheme, Mismatch> {
+) -> Result<Scheme, KeyVerifyFailure> {
     let algorithm = key.algorithm();
     check_shape(algorithm, signature)?;
     for &scheme in algorithm.schemes() {
@@ -74,22 +74,24 @@ pub(crate) fn verify(
             return Ok(scheme);
         }
     }
-    Err(Mismatch::Invalid {
+    Err(KeyVerifyFailure::Invalid {
         algorithm: algorithm.name(),
     })
 }
 
 /// Names a signature that cannot be one of this algorithm's before any key work, so the error
 /// says what is wrong with the bytes rather than "does not match".
-fn check_shape(algorithm: KeyAlgorithm, signature: &[u8]) -> Result<(), Mismatch> {
+fn check_shape(algorithm: KeyAlgorithm, signature: &[u8]) -> Result<(), KeyVerifyFailure> {
     let found = signature.len();
     match algorithm {
-        KeyAlgorithm::Rsa { modulus_len } if found != modulus_len => Err(Mismatch::WrongLength {
-            algorithm: algorithm.name(),
-            expected: modulus_len.to_string(),
-            found,
-        }),
-        KeyAlgorithm::Ed25519 if found != 64 => Err(Mismatch::WrongLength {
+        KeyAlgorithm::Rsa { modulus_len } if found != modulus_len => {
+            Err(KeyVerifyFailure::WrongLength {
+                algorithm: algorithm.name(),
+                expected: modulus_len.to_string(),
+                found,
+            })
+        }
+        KeyAlgorithm::Ed25519 if found != 64 => Err(KeyVerifyFailure::WrongLength {
             algorithm: algorithm.name(),
             expected: "64".to_owned(),
             found,
@@ -98,7 +100,7 @@ fn check_shape(algorithm: KeyAlgorithm, signature: &[u8]) -> Result<(), Mismatch
             if ecdsa_signature(Scheme::EcdsaRaw, signature).is_none()
                 && ecdsa_signature(Scheme::EcdsaDer, signature).is_none() =>
         {
-            Err(Mismatch::NotEcdsa { found })
+            Err(KeyVerifyFailure::NotEcdsa { found })
         }
         _ => Ok(()),
     }
@@ -140,7 +142,7 @@ mod tests {
             _: &[u8],
             _: &Sha256Digest,
             _: &[u8],
-        ) -> Result<bool, Mismatch> {
+        ) -> Result<bool, KeyVerifyFailure> {
             self.asked.borrow_mut().push(scheme);
             Ok(self.accept == Some(scheme))
         }
@@ -172,7 +174,7 @@ mod tests {
         let p = probe(KeyAlgorithm::Ed25519, None);
         assert_eq!(
             verify(&p, b"m", &[0; 32], &[1; 64]),
-            Err(Mismatch::Invalid {
+            Err(KeyVerifyFailure::Invalid {
                 algorithm: "Ed25519"
             })
         );
@@ -200,7 +202,7 @@ mod tests {
         let p = probe(KeyAlgorithm::Rsa { modulus_len: 384 }, None);
         assert_eq!(
             verify(&p, b"m", &[0; 32], &[1; 64]),
-            Err(Mismatch::WrongLength {
+            Err(KeyVerifyFailure::WrongLength {
                 algorithm: "RSA",
                 expected: "384".to_owned(),
                 found: 64
@@ -209,7 +211,7 @@ mod tests {
         let p = probe(KeyAlgorithm::EcdsaP256, None);
         assert_eq!(
             verify(&p, b"m", &[0; 32], &[1; 10]),
-            Err(Mismatch::NotEcdsa { found: 10 })
+            Err(KeyVerifyFailure::NotEcdsa { found: 10 })
         );
         assert!(p.asked.borrow().is_empty());
     }
