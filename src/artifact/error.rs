@@ -1,13 +1,14 @@
 //! Why an artifact was refused ([`Rejection`], one variant per check) and why a read stopped
 //! ([`ReadError`]); I/O errors met inside the artifact are turned into rejections here.
 
-use std::io::{self};
+use std::io;
+
+use thiserror::Error;
 
 use super::{Compression, EntryNameError, HeaderError, SinkError, TarEnd, tar_rules, version};
 use crate::policy::PolicyError;
 use crate::signature::ManifestRejection;
 use crate::stream::{self, IoClass, Sha256Digest};
-use thiserror::Error;
 
 /// Why an artifact was refused. Every variant names the entry and the check.
 #[derive(Debug, Error)]

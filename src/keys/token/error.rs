@@ -1,7 +1,8 @@
 //! Why a token key could not be opened or used.
 
-use cryptoki::error::Error as CkError;
 use std::path::PathBuf;
+
+use cryptoki::error::Error as CkError;
 use thiserror::Error;
 
 /// Why a token key could not be opened.

@@ -1,15 +1,17 @@
 //! Finding things in a token: the token by its label (and manufacturer, model, serial), the one
 //! public-key object the URI names, and its type and public value.
 
-use super::TokenError;
-use crate::keys::uri::Pkcs11Uri;
-use crate::signature::key::PublicKey;
-use crate::signature::scheme::KeyAlgorithm;
+use std::path::Path;
+
 use cryptoki::context::Pkcs11;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;
-use std::path::Path;
+
+use super::TokenError;
+use crate::keys::uri::Pkcs11Uri;
+use crate::signature::key::PublicKey;
+use crate::signature::scheme::KeyAlgorithm;
 
 /// DER of the P-256 curve OID, as `CKA_EC_PARAMS` holds it.
 pub(super) const EC_PARAMS_P256: &[u8] =

@@ -1,11 +1,13 @@
 //! Logging in to a token with the PIN the URI names (`pin-value` or `pin-source`).
 
-use super::TokenError;
-use crate::keys::uri::PinRef;
+use std::io::Read;
+
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
-use std::io::Read;
+
+use super::TokenError;
+use crate::keys::uri::PinRef;
 
 /// The PIN file's first line; capped, since it is only a PIN.
 pub(super) fn read_pin(pin: &PinRef) -> Result<String, TokenError> {

@@ -33,11 +33,11 @@ use crate::keys::uri::Pkcs11Uri;
 use crate::signature::key::{KeyVerifyFailure, PublicKey, Scheme};
 use crate::signature::scheme::{KeyAlgorithm, SchemeCheck, ecdsa_signature};
 use crate::stream::Sha256Digest;
-
-pub use error::TokenError;
 use find::{describe_key, find_key, find_token};
 use login::login;
 use module::{context, resolve_module};
+
+pub use error::TokenError;
 
 /// A public key in a token, with the session that reaches it.
 pub struct TokenKey {

@@ -1,13 +1,15 @@
 //! Loading a PKCS#11 module: where a `module-name` is looked up, and the process-wide context
 //! each module gets (loaded and initialised once, shared by every key it serves).
 
-use super::TokenError;
-use crate::keys::uri::ModuleRef;
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::error::{Error as CkError, RvError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+
+use super::TokenError;
+use crate::keys::uri::ModuleRef;
 
 /// The directories `module-name` is looked up in, in order: p11-kit's module directory, the
 /// multiarch library directory, and the plain ones.
