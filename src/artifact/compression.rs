@@ -10,7 +10,7 @@ use std::io::{self, BufReader, Cursor, Read};
 use std::rc::Rc;
 use std::sync::mpsc;
 
-use crate::stream::InflateRatio;
+use crate::stream::StreamError;
 use crate::stream::limits::{INFLATE_RATIO_FLOOR, Limits};
 
 /// A compression format an artifact member may use.
@@ -110,7 +110,7 @@ pub fn open<'a, R: Read + 'a>(
 ///
 /// The worker also keeps the ratio guard (`limits.max_inflate_ratio`): once the output passes
 /// [`INFLATE_RATIO_FLOOR`], producing more than that many bytes per compressed byte consumed
-/// ends the stream with an [`InflateRatio`] error.
+/// ends the stream with a [`StreamError::InflateRatio`] error.
 pub fn open_pipelined<'a, R: Read + 'a>(
     mut reader: R,
     named: Compression,
@@ -155,11 +155,12 @@ pub fn open_pipelined<'a, R: Read + 'a>(
                             && inflated > INFLATE_RATIO_FLOOR
                             && inflated > compressed.saturating_mul(max_ratio)
                         {
-                            let _ = plain_tx.send(Err(io::Error::other(InflateRatio {
-                                limit: max_ratio,
-                                inflated,
-                                compressed,
-                            })));
+                            let _ =
+                                plain_tx.send(Err(io::Error::other(StreamError::InflateRatio {
+                                    limit: max_ratio,
+                                    inflated,
+                                    compressed,
+                                })));
                             return;
                         }
                         chunk.truncate(n);
@@ -482,8 +483,8 @@ mod tests {
         let len = INFLATE_RATIO_FLOOR * 2;
         let err = inflate_all(&zstd_zeros(len), Compression::Zstd, &Limits::default())
             .expect_err("128 MiB of zeros in a few KiB of zstd must trip the guard");
-        match crate::stream::classify(err) {
-            crate::stream::IoClass::InflateRatio {
+        match StreamError::recover(err) {
+            StreamError::InflateRatio {
                 limit,
                 inflated,
                 compressed,

@@ -8,7 +8,7 @@ use thiserror::Error;
 use super::{Compression, EntryNameError, HeaderError, SinkError, TarEnd, tar_rules, version};
 use crate::policy::PolicyError;
 use crate::signature::ManifestRejection;
-use crate::stream::{self, IoClass, Sha256Digest};
+use crate::stream::{Sha256Digest, StreamError};
 
 /// Why an artifact was refused. Every variant names the entry and the check.
 #[derive(Debug, Error)]
@@ -237,10 +237,10 @@ pub(super) fn compare(
 
 /// Turns an `io::Error` met while reading `entry` into the right outcome.
 pub(crate) fn io_error(entry: &str, err: io::Error) -> ReadError {
-    match stream::classify(err) {
-        IoClass::Source(e) => ReadError::Io(e),
-        IoClass::TooLarge(limit) => Rejection::ArtifactTooLarge(limit).into(),
-        IoClass::InflateRatio {
+    match StreamError::recover(err) {
+        StreamError::Source(e) => ReadError::Io(e),
+        StreamError::TooLarge { limit } => Rejection::ArtifactTooLarge(limit).into(),
+        StreamError::InflateRatio {
             limit,
             inflated,
             compressed,
@@ -251,19 +251,14 @@ pub(crate) fn io_error(entry: &str, err: io::Error) -> ReadError {
             compressed,
         }
         .into(),
-        // A decoder that ran out of input before its end marker (the tar layer and our own
-        // adapters report truncation with sizes, below).
-        IoClass::Truncated {
-            expected: 0,
-            found: 0,
-        } => Rejection::StreamCut(entry.to_owned()).into(),
-        IoClass::Truncated { expected, found } => Rejection::Truncated {
+        StreamError::Cut => Rejection::StreamCut(entry.to_owned()).into(),
+        StreamError::Truncated { expected, found } => Rejection::Truncated {
             entry: entry.to_owned(),
             expected,
             found,
         }
         .into(),
-        IoClass::BadPax(pax) => Rejection::BadPax {
+        StreamError::BadPax(pax) => Rejection::BadPax {
             container: if entry == "artifact" {
                 "artifact".to_owned()
             } else {
@@ -272,7 +267,7 @@ pub(crate) fn io_error(entry: &str, err: io::Error) -> ReadError {
             pax,
         }
         .into(),
-        IoClass::Malformed(detail) => Rejection::Malformed {
+        StreamError::Malformed(detail) => Rejection::Malformed {
             container: crate::error::escape::quoted(entry).to_string(),
             detail,
         }

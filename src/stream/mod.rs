@@ -3,172 +3,27 @@
 //! * [`SourceReader`] wraps the raw input: it caps the artifact size and marks errors that came
 //!   from the input itself, so a failing disk (exit 3) is never mistaken for a bad artifact (exit 1).
 //! * [`ExactReader`] holds a tar member to its declared size: a member that ends early is an error
-//!   of its own ([`Truncated`]) instead of a silently short read.
+//!   of its own ([`StreamError::Truncated`]) instead of a silently short read.
 //! * [`HashWorker`] computes the SHA-256 of what flows through it on a second thread, so
 //!   hashing overlaps decompression.
 //!
 //! The adapters report through typed errors wrapped in `io::Error`, which decoders and the tar
-//! reader pass through unchanged; [`classify`] recovers them at the top of the pipeline.
+//! reader pass through unchanged; [`StreamError::recover`] recovers them at the top of the pipeline.
 
+mod error;
 pub mod limits;
 pub mod progress;
 pub mod source;
 
-use std::fmt;
 use std::io::{self, Read};
 use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
+pub use error::StreamError;
+
 /// A SHA-256 digest.
 pub type Sha256Digest = [u8; 32];
-
-/// The input failed (not the artifact's fault): a read error from the file, pipe or socket.
-#[derive(Debug)]
-pub struct SourceFault(pub io::Error);
-
-impl fmt::Display for SourceFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "reading the input failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for SourceFault {}
-
-/// The input grew past the configured maximum artifact size.
-#[derive(Debug)]
-pub struct SourceTooLarge {
-    /// The cap that was passed.
-    pub limit: u64,
-}
-
-impl fmt::Display for SourceTooLarge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "artifact is larger than the limit of {} bytes",
-            self.limit
-        )
-    }
-}
-
-impl std::error::Error for SourceTooLarge {}
-
-/// A compressed stream inflated past the ratio guard ([`crate::stream::limits::Limits::max_inflate_ratio`]).
-#[derive(Debug)]
-pub struct InflateRatio {
-    /// The guard's ratio.
-    pub limit: u64,
-    /// Bytes produced so far.
-    pub inflated: u64,
-    /// Compressed bytes consumed so far.
-    pub compressed: u64,
-}
-
-impl fmt::Display for InflateRatio {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "inflates more than {}:1 ({} bytes from {} compressed bytes)",
-            self.limit, self.inflated, self.compressed
-        )
-    }
-}
-
-impl std::error::Error for InflateRatio {}
-
-/// A tar member ended before its declared size.
-#[derive(Debug)]
-pub struct Truncated {
-    /// Bytes the member header declared.
-    pub expected: u64,
-    /// Bytes that actually arrived.
-    pub found: u64,
-}
-
-impl fmt::Display for Truncated {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "member ends after {} of its {} bytes",
-            self.found, self.expected
-        )
-    }
-}
-
-impl std::error::Error for Truncated {}
-
-/// What an `io::Error` surfacing from the pipeline means.
-#[derive(Debug)]
-pub enum IoClass {
-    /// The input itself failed to read.
-    Source(io::Error),
-    /// The input exceeded the size cap.
-    TooLarge(u64),
-    /// A member ended early.
-    Truncated {
-        /// Declared size.
-        expected: u64,
-        /// Bytes found.
-        found: u64,
-    },
-    /// Decompression passed the ratio guard.
-    InflateRatio {
-        /// The guard's ratio.
-        limit: u64,
-        /// Bytes produced.
-        inflated: u64,
-        /// Compressed bytes consumed.
-        compressed: u64,
-    },
-    /// A malformed PAX extended header.
-    BadPax(crate::artifact::tar_rules::BadPax),
-    /// Anything else: malformed compressed data or tar structure.
-    Malformed(String),
-}
-
-/// Recovers the adapter errors wrapped inside `err`.
-pub fn classify(err: io::Error) -> IoClass {
-    if err.get_ref().is_some_and(|e| e.is::<SourceFault>()) {
-        // The `is` check above guarantees the downcast succeeds; fall through defensively.
-        if let Some(Ok(fault)) = err.into_inner().map(|b| b.downcast::<SourceFault>()) {
-            return IoClass::Source(fault.0);
-        }
-        return IoClass::Malformed("input fault".to_owned());
-    }
-    if let Some(big) = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<SourceTooLarge>())
-    {
-        return IoClass::TooLarge(big.limit);
-    }
-    if let Some(r) = err.get_ref().and_then(|e| e.downcast_ref::<InflateRatio>()) {
-        return IoClass::InflateRatio {
-            limit: r.limit,
-            inflated: r.inflated,
-            compressed: r.compressed,
-        };
-    }
-    if let Some(pax) = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<crate::artifact::tar_rules::BadPax>())
-    {
-        return IoClass::BadPax(pax.clone());
-    }
-    if let Some(t) = err.get_ref().and_then(|e| e.downcast_ref::<Truncated>()) {
-        return IoClass::Truncated {
-            expected: t.expected,
-            found: t.found,
-        };
-    }
-    if err.kind() == io::ErrorKind::UnexpectedEof {
-        return IoClass::Truncated {
-            expected: 0,
-            found: 0,
-        };
-    }
-    IoClass::Malformed(err.to_string())
-}
 
 /// Wraps the raw artifact input: counts bytes, enforces the size cap and tags input errors.
 #[derive(Debug)]
@@ -200,12 +55,12 @@ impl<R: Read> Read for SourceReader<R> {
             match self.inner.read(buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io::Error::other(SourceFault(e))),
+                Err(e) => return Err(StreamError::Source(e).into_io()),
             }
         };
         self.read = self.read.saturating_add(n as u64);
         if self.read > self.limit {
-            return Err(io::Error::other(SourceTooLarge { limit: self.limit }));
+            return Err(StreamError::TooLarge { limit: self.limit }.into_io());
         }
         Ok(n)
     }
@@ -249,10 +104,11 @@ impl<R: Read> Read for ExactReader<R> {
         let window = buf.len().min(remaining);
         let n = self.inner.read(buf.get_mut(..window).unwrap_or_default())?;
         if n == 0 {
-            return Err(io::Error::other(Truncated {
+            return Err(StreamError::Truncated {
                 expected: self.expected,
                 found: self.read,
-            }));
+            }
+            .into_io());
         }
         self.read = self.read.saturating_add(n as u64);
         Ok(n)
@@ -484,8 +340,8 @@ mod tests {
         let mut r = ExactReader::new(&b"abc"[..], 5);
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
-        match classify(err) {
-            IoClass::Truncated { expected, found } => assert_eq!((expected, found), (5, 3)),
+        match StreamError::recover(err) {
+            StreamError::Truncated { expected, found } => assert_eq!((expected, found), (5, 3)),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -503,7 +359,10 @@ mod tests {
         let mut r = SourceReader::new(&[0u8; 100][..], 10);
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).unwrap_err();
-        assert!(matches!(classify(err), IoClass::TooLarge(10)));
+        assert!(matches!(
+            StreamError::recover(err),
+            StreamError::TooLarge { limit: 10 }
+        ));
     }
 
     #[test]
@@ -517,9 +376,16 @@ mod tests {
         let err = SourceReader::new(Broken, 10)
             .read(&mut [0u8; 4])
             .unwrap_err();
-        assert!(matches!(classify(err), IoClass::Source(_)));
+        assert!(matches!(StreamError::recover(err), StreamError::Source(_)));
         let plain = io::Error::new(io::ErrorKind::InvalidData, "corrupt deflate stream");
-        assert!(matches!(classify(plain), IoClass::Malformed(_)));
+        assert!(matches!(
+            StreamError::recover(plain),
+            StreamError::Malformed(_)
+        ));
+        // A decoder that runs out of input says UnexpectedEof: the stream was cut, with no
+        // sizes to report (it used to surface as "0 of 0 bytes").
+        let cut = io::Error::from(io::ErrorKind::UnexpectedEof);
+        assert!(matches!(StreamError::recover(cut), StreamError::Cut));
     }
 
     #[test]

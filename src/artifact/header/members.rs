@@ -6,32 +6,29 @@ use std::io::Read;
 use super::HeaderError;
 use crate::artifact::tar_rules;
 use crate::stream::limits::Limits;
-use crate::stream::{self, IoClass};
+use crate::stream::{self, StreamError};
 
 /// Reads every member of the header tar into memory, enforcing names, types and limits.
 pub(super) fn read_members<R: Read>(
     reader: R,
     limits: &Limits,
 ) -> Result<Vec<(String, Vec<u8>)>, HeaderError> {
-    let malformed = |e: std::io::Error| match stream::classify(e) {
-        IoClass::Malformed(m) => HeaderError::Malformed(m),
-        IoClass::Truncated {
-            expected: 0,
-            found: 0,
-        } => HeaderError::Malformed(
+    let malformed = |e: std::io::Error| match StreamError::recover(e) {
+        StreamError::Malformed(m) => HeaderError::Malformed(m),
+        StreamError::Cut => HeaderError::Malformed(
             "its compressed stream stops before its end marker (cut short)".to_owned(),
         ),
-        IoClass::Truncated { expected, found } => HeaderError::Malformed(format!(
+        StreamError::Truncated { expected, found } => HeaderError::Malformed(format!(
             "a member ends after {found} of its {expected} bytes"
         )),
-        IoClass::Source(e) => HeaderError::Malformed(e.to_string()),
-        IoClass::TooLarge(limit) => HeaderError::Malformed(format!(
+        StreamError::Source(e) => HeaderError::Malformed(e.to_string()),
+        StreamError::TooLarge { limit } => HeaderError::Malformed(format!(
             "the artifact is larger than the limit of {limit} bytes"
         )),
-        IoClass::InflateRatio { limit, .. } => {
+        StreamError::InflateRatio { limit, .. } => {
             HeaderError::Malformed(format!("it inflates more than {limit}:1"))
         }
-        IoClass::BadPax(pax) => HeaderError::Malformed(pax.to_string()),
+        StreamError::BadPax(pax) => HeaderError::Malformed(pax.to_string()),
     };
     let mut archive = tar::Archive::new(tar_rules::ExtensionGuard::new(
         reader,
