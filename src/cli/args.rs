@@ -1,0 +1,205 @@
+//! The command line's arguments (clap derive): the commands, their options and their `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::mender_conf::ConfigError;
+use crate::config::resolve::KeyOverrides;
+use crate::config::settings::DaemonConfig;
+use crate::stream::limits::Limits;
+
+/// On-device verifier for Mender Artifacts.
+///
+/// Checks the manifest signature, then the SHA-256 of `version`, the header and every payload
+/// file, in one streaming pass. Exit codes: 0 valid, 1 artifact rejected, 2 usage or
+/// configuration error, 3 I/O failure.
+#[derive(Debug, Parser)]
+#[command(name = "artifact-gate", version, about, long_about)]
+pub struct Cli {
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(super) verbose: u8,
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Verify an artifact: signature, layout and every checksum. Prints a one-line verdict.
+    Validate(ValidateArgs),
+    /// Verify an artifact and describe it (name, signature, devices, provides, files, scripts).
+    Read(ReadArgs),
+    /// Install an artifact: an Update Module payload, an empty payload, or a rootfs-image onto
+    /// the inactive partition of RootfsPartA/RootfsPartB. The artifact is verified in the same
+    /// single pass that streams its payload; ArtifactInstall runs only after every check passed.
+    /// Exit codes as Mender's: 0 ok, 1 failure, 4 reboot required (with --reboot-exit-code).
+    Install(InstallArgs),
+    /// Commit the installed update. Exit 0 ok, 1 failure, 2 nothing to commit.
+    Commit(StateArgs),
+    /// Roll back the installed update. Exit 0 ok, 1 failure, 2 nothing to roll back.
+    Rollback(StateArgs),
+    /// Show the installed artifact and any install waiting for commit or rollback.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration strictly, as a provisioning pipeline wants it: loads mender.conf,
+    /// every verify key (ArtifactVerifyKey/ArtifactVerifyKeys), the device type, the A/B
+    /// partitions and the settings file exactly as every command does. Exit 0 when all of it is
+    /// usable, 2 on any problem — including one verify-key entry that cannot be used, which the
+    /// other commands only warn about while another key is usable.
+    CheckConfig {
+        /// Main Mender configuration file (see `validate --help`).
+        #[arg(long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The settings file (default $ARTIFACT_GATE_CONFIG, else
+        /// /etc/artifact-gate/artifact-gate.toml; a file named here must exist).
+        #[arg(long, value_name = "FILE")]
+        config_file: Option<PathBuf>,
+    },
+    /// Print the name of the installed artifact.
+    ShowArtifact,
+    /// Print the device's provides, one key=value per line.
+    ShowProvides,
+    /// Run the service: the local API on a Unix socket, one operation at a time, and on start
+    /// the check of a pending install after its reboot (commit or roll back). Settings in
+    /// /etc/artifact-gate/artifact-gate.toml; keys and partitions from mender.conf. Under
+    /// systemd: Type=notify, watchdog, socket activation and journal logging. See docs/api.md.
+    Daemon {
+        /// The daemon's TOML settings (default $ARTIFACT_GATE_CONFIG, else
+        /// /etc/artifact-gate/artifact-gate.toml; a file named here must exist).
+        #[arg(long, value_name = "FILE")]
+        config_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct InstallArgs {
+    #[command(flatten)]
+    pub(super) keys: KeyArgs,
+    #[command(flatten)]
+    pub(super) limits: LimitArgs,
+    /// Exit 4 when the update needs a reboot to take effect.
+    #[arg(long)]
+    pub(super) reboot_exit_code: bool,
+    /// DANGER: when no key is configured, install unsigned artifacts. Has no effect when a key
+    /// is configured.
+    #[arg(long)]
+    pub(super) allow_unsigned: bool,
+    /// Install in this process even when the daemon's socket exists. Without this flag, and
+    /// without -k, --config, --limit or --allow-unsigned, the artifact is handed to the running daemon
+    /// ($ARTIFACT_GATE_SOCKET, else api.socket from /etc/artifact-gate/artifact-gate.toml).
+    #[arg(long)]
+    pub(super) no_daemon: bool,
+    /// The artifact file, an https:// URL (streamed, never stored whole; the system roots and
+    /// mender.conf's ServerCertificate are trusted), or '-' for standard input.
+    #[arg(value_name = "ARTIFACT|URL")]
+    pub(super) artifact: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct StateArgs {
+    /// Main Mender configuration file (see `validate --help`).
+    #[arg(long = "config", value_name = "FILE")]
+    pub(super) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct KeyArgs {
+    /// Verify key: a PEM public key (SubjectPublicKeyInfo or PKCS#1 RSA) or an X.509
+    /// certificate (PEM or DER). Repeatable; keys are tried in order. When given, mender.conf
+    /// keys are not used.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    pub(super) keys: Vec<PathBuf>,
+    /// Main Mender configuration file to read instead of $MENDER_CONF_DIR/mender.conf
+    /// (default /etc/mender/mender.conf). The fallback $MENDER_DATASTORE_DIR/mender.conf
+    /// (default /var/lib/mender/mender.conf) is read first either way.
+    #[arg(long = "config", value_name = "FILE")]
+    pub(super) config: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    pub(super) fn source(&self) -> KeyOverrides<'_> {
+        KeyOverrides {
+            keys: &self.keys,
+            config: self.config.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(super) struct LimitArgs {
+    /// Override a resource limit for this run, as KEY=VALUE (repeatable). KEY is one of
+    /// max_artifact_bytes, max_header_bytes, max_payload_files, max_tar_padding_bytes,
+    /// max_xz_memory_bytes, max_inflate_ratio; VALUE a whole number, optionally with KiB, MiB
+    /// or GiB. Otherwise the
+    /// [limits] of the daemon's settings file apply ($ARTIFACT_GATE_CONFIG, else
+    /// /etc/artifact-gate/artifact-gate.toml), else the built-in defaults.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    pub(super) overrides: Vec<String>,
+}
+
+impl LimitArgs {
+    /// The limits for this run: defaults, then the settings file's `[limits]`, then `--limit`.
+    pub(super) fn resolve(&self) -> Result<Limits, ConfigError> {
+        let settings =
+            DaemonConfig::load(None).map_err(|e| ConfigError::Settings(e.to_string()))?;
+        let mut config = settings.limits;
+        for arg in &self.overrides {
+            config.set(arg).map_err(|detail| ConfigError::Limit {
+                arg: arg.clone(),
+                detail,
+            })?;
+        }
+        let mut limits = Limits::default();
+        config.apply(&mut limits);
+        Ok(limits)
+    }
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ValidateArgs {
+    #[command(flatten)]
+    pub(super) keys: KeyArgs,
+    #[command(flatten)]
+    pub(super) limits: LimitArgs,
+    /// Also require the artifact to be compatible with this device type.
+    #[arg(long, value_name = "TYPE")]
+    pub(super) device_type: Option<String>,
+    /// DANGER: when no key is configured, accept unsigned (or unverifiable) artifacts. Every
+    /// checksum is still checked against the manifest, but nothing proves who made it. Has no
+    /// effect when a key is configured: then a valid signature is always required.
+    #[arg(long)]
+    pub(super) allow_unsigned: bool,
+    /// The artifact file, or '-' for standard input.
+    #[arg(value_name = "ARTIFACT")]
+    pub(super) artifact: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ReadArgs {
+    #[command(flatten)]
+    pub(super) keys: KeyArgs,
+    #[command(flatten)]
+    pub(super) limits: LimitArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(super) json: bool,
+    /// The artifact file, or '-' for standard input. Without any configured key the signature
+    /// is reported as not verified; the checksums are always checked.
+    #[arg(value_name = "ARTIFACT")]
+    pub(super) artifact: PathBuf,
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (errors then go to stdout as JSON too).
+    pub(super) fn json(&self) -> bool {
+        match self {
+            Self::Read(args) => args.json,
+            Self::Status { json } => *json,
+            _ => false,
+        }
+    }
+}
