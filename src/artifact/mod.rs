@@ -26,6 +26,10 @@ mod sink;
 pub mod tar_rules;
 pub mod version;
 
+use crate::policy::DeviceFacts;
+use crate::signature::SignaturePolicy;
+use crate::stream::limits::Limits;
+
 pub use compression::Compression;
 pub(crate) use error::io_error;
 pub use error::{ReadError, Rejection};
@@ -35,10 +39,6 @@ pub use sink::{
     DiscardSink, PayloadFileInfo, PayloadSink, SinkError, VerifiedArtifact, VerifiedFile,
 };
 pub use tar_rules::{EntryNameError, TarEnd};
-
-use crate::policy::DeviceFacts;
-use crate::signature::SignaturePolicy;
-use crate::stream::limits::Limits;
 
 /// Settings for one read.
 #[derive(Debug, Clone)]

@@ -9,7 +9,6 @@ mod report;
 use std::io::{self, Write};
 
 use clap::Parser;
-use report::{describe, render_text, verdict};
 
 use crate::artifact::{self, DiscardSink, ReadOptions, VerifiedArtifact};
 use crate::cli::error::Error;
@@ -26,6 +25,7 @@ use crate::signature::Trust;
 use crate::state::store::Store;
 use crate::stream::progress::Progress;
 use args::Command;
+use report::{describe, render_text, verdict};
 
 pub use args::Cli;
 
@@ -328,7 +328,7 @@ fn first_start_bootstrap(
 }
 
 /// One stderr line per configured verify key that is not used, on every verdict.
-fn warn_broken_keys(broken: &[crate::config::mender_conf::BrokenKey]) {
+fn warn_broken_keys(broken: &[crate::keys::load::BrokenKey]) {
     for key in broken {
         eprintln!("artifact-gate: warning: verify key not used: {key}");
     }

@@ -6,11 +6,12 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::mender_conf::{self, BrokenKey, ConfigError, MenderConfig, MenderPaths};
+use crate::config::mender_conf::{self, ConfigError, MenderConfig, MenderPaths};
 use crate::install::bootenv::BootEnv;
 use crate::install::context::InstallContext;
 use crate::install::rootfs::RootfsLayout;
 use crate::install::scripts::RetryPolicy;
+use crate::keys::load::{self, BrokenKey};
 use crate::signature::SignaturePolicy;
 use crate::stream::limits::Limits;
 use crate::stream::source::{Source, SourceError};
@@ -153,11 +154,11 @@ pub fn signature_policy(
 ) -> Result<(SignaturePolicy, Vec<BrokenKey>), Error> {
     let (ring, broken) = if keys.keys.is_empty() {
         let conf = MenderConfig::load(paths, keys.config)?;
-        let loaded = mender_conf::load_key_list(&conf.verify_key_paths()?)?;
+        let loaded = load::load_key_list(&conf.verify_key_paths()?)?;
         (loaded.ring, loaded.broken)
     } else {
         let key_paths: Vec<String> = keys.keys.iter().map(|p| p.display().to_string()).collect();
-        (mender_conf::load_keys(&key_paths)?, Vec::new())
+        (load::load_keys(&key_paths)?, Vec::new())
     };
     match ring {
         Some(ring) => Ok((SignaturePolicy::Required(ring), broken)),
@@ -178,7 +179,7 @@ pub fn signature_policy(
 /// the reason the list itself cannot be read.
 pub fn broken_keys(paths: &MenderPaths, config: Option<&Path>) -> Vec<BrokenKey> {
     let listed = MenderConfig::load(paths, config).and_then(|conf| conf.verify_key_paths());
-    match listed.and_then(|list| mender_conf::load_key_list(&list)) {
+    match listed.and_then(|list| load::load_key_list(&list)) {
         Ok(loaded) => loaded.broken,
         Err(ConfigError::NoUsableKey(broken)) => broken,
         Err(e) => vec![BrokenKey {
@@ -199,7 +200,7 @@ pub fn check_config(
     let mut report = Vec::new();
     let conf = MenderConfig::load(paths, config)?;
     let entries = conf.verify_key_paths()?;
-    let loaded = mender_conf::load_key_list(&entries)?;
+    let loaded = load::load_key_list(&entries)?;
     if !loaded.broken.is_empty() {
         return Err(ConfigError::BrokenKeys(loaded.broken).into());
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use thiserror::Error;
 
-use crate::config::mender_conf::{BrokenKey, MenderPaths};
+use crate::config::mender_conf::MenderPaths;
 use crate::config::resolve::{self, KeyOverrides};
 use crate::config::settings::{DaemonConfig, DaemonConfigError};
 use crate::error::{Class, Classify};
@@ -31,6 +31,7 @@ use crate::install::bootenv::BootEnv;
 use crate::install::context::InstallContext;
 use crate::install::grubenv::GrubEnv;
 use crate::install::resume::{self, Resumed};
+use crate::keys::load::BrokenKey;
 use peer::Peer;
 use wire::{BootCheck, Operation};
 
@@ -94,7 +95,7 @@ pub struct Daemon {
     operation: Mutex<Option<Activity>>,
     last_resume: Mutex<Option<BootCheck>>,
     /// The mender.conf verify-key entries that could not be used when keys were last loaded.
-    broken_keys: Mutex<Vec<crate::config::mender_conf::BrokenKey>>,
+    broken_keys: Mutex<Vec<BrokenKey>>,
     /// Set when the service is stopping: a running download stops before activation.
     cancel: Arc<AtomicBool>,
     /// The same, for the tasks that pump uploads.

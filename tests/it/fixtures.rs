@@ -750,13 +750,9 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// Read options that require a signature by the fixture key `key` (a file name in the fixtures).
 pub fn signed_by(key: &str) -> artifact_gate::artifact::ReadOptions {
-    let ring = artifact_gate::config::mender_conf::load_keys(&[fx()
-        .path(key)
-        .to_str()
+    let ring = artifact_gate::keys::load::load_keys(&[fx().path(key).to_str().unwrap().to_owned()])
         .unwrap()
-        .to_owned()])
-    .unwrap()
-    .unwrap();
+        .unwrap();
     artifact_gate::artifact::ReadOptions {
         signature: artifact_gate::signature::SignaturePolicy::Required(ring),
         device: artifact_gate::policy::DeviceFacts::default(),
