@@ -20,6 +20,7 @@ pub mod header;
 mod json;
 pub mod manifest;
 pub mod names;
+mod pax;
 mod payload;
 mod reader;
 mod sink;
