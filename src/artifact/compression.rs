@@ -90,13 +90,13 @@ pub struct SuffixMismatch {
 pub fn open<'a, R: Read + 'a>(
     mut reader: R,
     named: Compression,
-    max_xz_memory: u64,
+    max_xz_memory_bytes: u64,
 ) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
     let head = match checked_magic(&mut reader, named)? {
         Ok(head) => head,
         Err(lie) => return Ok(Err(lie)),
     };
-    let decoder = decoder(Cursor::new(head).chain(reader), named, max_xz_memory)?;
+    let decoder = decoder(Cursor::new(head).chain(reader), named, max_xz_memory_bytes)?;
     Ok(Ok(Box::new(decoder)))
 }
 
@@ -116,7 +116,7 @@ pub fn open_pipelined<'a, R: Read + 'a>(
     named: Compression,
     limits: &Limits,
 ) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
-    let max_xz_memory = limits.max_xz_memory;
+    let max_xz_memory_bytes = limits.max_xz_memory_bytes;
     let max_ratio = limits.max_inflate_ratio;
     let head = match checked_magic(&mut reader, named)? {
         Ok(head) => head,
@@ -136,7 +136,7 @@ pub fn open_pipelined<'a, R: Read + 'a>(
                 chunk: Cursor::new(Vec::new()),
                 consumed: consumed.clone(),
             });
-            let mut decoder = match decoder(input, named, max_xz_memory) {
+            let mut decoder = match decoder(input, named, max_xz_memory_bytes) {
                 Ok(d) => d,
                 Err(e) => {
                     let _ = plain_tx.send(Err(e));
@@ -218,7 +218,7 @@ fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usi
 fn decoder<R: Read>(
     whole: R,
     named: Compression,
-    max_xz_memory: u64,
+    max_xz_memory_bytes: u64,
 ) -> io::Result<Decoder<BufReader<R>>> {
     let buffered = BufReader::with_capacity(BUF_SIZE, whole);
     Ok(match named {
@@ -226,7 +226,7 @@ fn decoder<R: Read>(
         Compression::Gzip => Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(buffered)),
         Compression::Xz => {
             let stream = liblzma::stream::Stream::new_stream_decoder(
-                max_xz_memory,
+                max_xz_memory_bytes,
                 liblzma::stream::CONCATENATED,
             )
             .map_err(io::Error::other)?;

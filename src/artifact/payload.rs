@@ -103,7 +103,7 @@ pub(super) fn stream<R: Read>(
             files.push(verified_file);
         }
     }
-    let end = tar_rules::check_end_of_archive(archive.into_inner(), limits.max_tar_padding)
+    let end = tar_rules::check_end_of_archive(archive.into_inner(), limits.max_tar_padding_bytes)
         .map_err(|e| io_error(name, e))?;
     if let Err(end) = end {
         return Err(Rejection::BadEnd {

@@ -27,7 +27,7 @@ pub fn read_artifact<R: Read>(
     sink: &mut dyn PayloadSink,
 ) -> Result<VerifiedArtifact, ReadError> {
     let limits = &options.limits;
-    let source = SourceReader::new(input, limits.max_artifact);
+    let source = SourceReader::new(input, limits.max_artifact_bytes);
     let mut archive = tar::Archive::new(ExtensionGuard::new(source, limits.max_tar_extension));
     let outcome = {
         let mut entries = archive.entries().map_err(|e| io_error("artifact", e))?;
@@ -40,7 +40,7 @@ pub fn read_artifact<R: Read>(
     };
     let rest = archive.into_inner();
     let bytes_before_end = rest.get_ref().bytes_read();
-    match tar_rules::check_end_of_archive(rest, options.limits.max_tar_padding)
+    match tar_rules::check_end_of_archive(rest, options.limits.max_tar_padding_bytes)
         .map_err(|e| io_error("artifact", e))?
     {
         Ok(()) => {}
@@ -146,7 +146,7 @@ impl<'a, R: Read> OuterReader<'_, 'a, R> {
             .into());
         }
         let compression = Compression::from_name(&name, "header.tar").unwrap_or(Compression::None);
-        let header_raw = self.buffer(entry, &name, limits.max_header)?;
+        let header_raw = self.buffer(entry, &name, limits.max_header_bytes)?;
         compare(
             &name,
             manifest.header_digest(),

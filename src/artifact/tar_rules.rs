@@ -60,7 +60,7 @@ pub enum TarEnd {
     /// More zero padding after the end-of-archive marker than the limit allows.
     #[error("more than {limit} bytes of zero padding after the end-of-archive marker")]
     TooMuchPadding {
-        /// `Limits::max_tar_padding`.
+        /// `Limits::max_tar_padding_bytes`.
         limit: u64,
     },
 }

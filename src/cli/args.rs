@@ -4,10 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::mender_conf::ConfigError;
-use crate::config::resolve::KeyOverrides;
-use crate::config::settings::DaemonConfig;
-use crate::stream::limits::Limits;
+use crate::config::mender_conf::MenderPaths;
+use crate::config::resolve::{Overrides, Settings};
 
 /// On-device verifier for Mender Artifacts.
 ///
@@ -120,43 +118,16 @@ pub(super) struct KeyArgs {
     pub(super) config: Option<PathBuf>,
 }
 
-impl KeyArgs {
-    pub(super) fn source(&self) -> KeyOverrides<'_> {
-        KeyOverrides {
-            keys: &self.keys,
-            config: self.config.as_deref(),
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub(super) struct LimitArgs {
-    /// Override a resource limit for this run, as KEY=VALUE (repeatable). KEY is one of
-    /// max_artifact_bytes, max_header_bytes, max_payload_files, max_tar_padding_bytes,
-    /// max_xz_memory_bytes, max_inflate_ratio; VALUE a whole number, optionally with KiB, MiB
-    /// or GiB. Otherwise the
+    /// Override a resource limit for this run, as KEY=VALUE (repeatable). KEY is a key of
+    /// [limits] (max_artifact_bytes, max_header_bytes, max_payload_files, max_tar_padding_bytes,
+    /// max_xz_memory_bytes, max_inflate_ratio, …); VALUE a whole number, optionally with KiB,
+    /// MiB or GiB. Otherwise the
     /// [limits] of the daemon's settings file apply ($ARTIFACT_GATE_CONFIG, else
     /// /etc/artifact-gate/artifact-gate.toml), else the built-in defaults.
     #[arg(long = "limit", value_name = "KEY=VALUE")]
     pub(super) overrides: Vec<String>,
-}
-
-impl LimitArgs {
-    /// The limits for this run: defaults, then the settings file's `[limits]`, then `--limit`.
-    pub(super) fn resolve(&self) -> Result<Limits, ConfigError> {
-        let settings =
-            DaemonConfig::load(None).map_err(|e| ConfigError::Settings(e.to_string()))?;
-        let mut config = settings.limits;
-        for arg in &self.overrides {
-            config.set(arg).map_err(|detail| ConfigError::Limit {
-                arg: arg.clone(),
-                detail,
-            })?;
-        }
-        let mut limits = Limits::default();
-        config.apply(&mut limits);
-        Ok(limits)
-    }
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +165,40 @@ pub(super) struct ReadArgs {
 }
 
 impl Command {
+    /// The configuration this command runs with: its `-k`, `--config`, `--limit` and
+    /// `--config-file` over the device's files.
+    pub(super) fn settings(&self) -> Settings {
+        let with = |keys: &KeyArgs, limits: &LimitArgs| Overrides {
+            keys: keys.keys.clone(),
+            mender_conf: keys.config.clone(),
+            limits: limits.overrides.clone(),
+        };
+        let (overrides, settings_file) = match self {
+            Self::Validate(a) => (with(&a.keys, &a.limits), None),
+            Self::Read(a) => (with(&a.keys, &a.limits), None),
+            Self::Install(a) => (with(&a.keys, &a.limits), None),
+            Self::Commit(a) | Self::Rollback(a) => (
+                Overrides {
+                    mender_conf: a.config.clone(),
+                    ..Overrides::default()
+                },
+                None,
+            ),
+            Self::CheckConfig {
+                config,
+                config_file,
+            } => (
+                Overrides {
+                    mender_conf: config.clone(),
+                    ..Overrides::default()
+                },
+                config_file.as_deref(),
+            ),
+            _ => (Overrides::default(), None),
+        };
+        Settings::new(MenderPaths::from_env(), settings_file, overrides)
+    }
+
     /// Whether the command was asked for JSON output (errors then go to stdout as JSON too).
     pub(super) fn json(&self) -> bool {
         match self {

@@ -12,9 +12,7 @@ use clap::Parser;
 
 use crate::artifact::{self, DiscardSink, ReadOptions, VerifiedArtifact};
 use crate::cli::error::Error;
-use crate::config::mender_conf::{ConfigError, MenderPaths};
-use crate::config::resolve::{self, KeyOverrides};
-use crate::config::settings::DaemonConfig;
+use crate::config::resolve::Settings;
 use crate::error::escape::escaped;
 use crate::error::{Class, exit};
 use crate::install::context::{Finished, InstallOutcome};
@@ -97,12 +95,12 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> Result<u8, Error> {
-    let paths = MenderPaths::from_env();
+    let settings = cli.command.settings();
+    let paths = settings.paths().clone();
     let committing = matches!(cli.command, Command::Commit(_));
     match cli.command {
         Command::Validate(args) => {
-            let (signature, broken) =
-                resolve::signature_policy(&paths, &args.keys.source(), args.allow_unsigned)?;
+            let (signature, broken) = settings.signature_policy(args.allow_unsigned)?;
             warn_broken_keys(&broken);
             let options = ReadOptions {
                 signature,
@@ -110,14 +108,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     device_type: args.device_type,
                     provides: None,
                 },
-                limits: args.limits.resolve()?,
+                limits: settings.limits()?,
             };
-            let verified = verify_input(
-                &paths,
-                args.keys.config.as_deref(),
-                &args.artifact,
-                &options,
-            )?;
+            let verified = verify_input(&settings, &args.artifact, &options)?;
             let mut out = io::stdout().lock();
             writeln!(out, "{}", verdict(&verified)).map_err(Error::Output)?;
             Ok(exit::OK)
@@ -125,19 +118,14 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Read(args) => {
             // `read` describes; without a key it still checks every checksum and says plainly
             // that the signature was not verified.
-            let (signature, broken) = resolve::signature_policy(&paths, &args.keys.source(), true)?;
+            let (signature, broken) = settings.signature_policy(true)?;
             warn_broken_keys(&broken);
             let options = ReadOptions {
                 signature,
                 device: DeviceFacts::default(),
-                limits: args.limits.resolve()?,
+                limits: settings.limits()?,
             };
-            let verified = verify_input(
-                &paths,
-                args.keys.config.as_deref(),
-                &args.artifact,
-                &options,
-            )?;
+            let verified = verify_input(&settings, &args.artifact, &options)?;
             let report = describe(&verified);
             let mut out = io::stdout().lock();
             let text = if args.json {
@@ -175,12 +163,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }
                 return Ok(exit::OK);
             }
-            let mut ctx =
-                resolve::install_context(&paths, &args.keys.source(), args.allow_unsigned)?;
+            let ctx = settings.install_context(args.allow_unsigned)?;
             warn_broken_keys(&ctx.broken_keys);
-            ctx.limits = args.limits.resolve()?;
-            first_start_bootstrap(&ctx, &args.artifact)?;
-            let input = resolve::open_input(&paths, args.keys.config.as_deref(), &args.artifact)?;
+            first_start_bootstrap(&settings, &ctx, &args.artifact)?;
+            let input = settings.open_input(&args.artifact)?;
             let size = std::fs::metadata(&args.artifact)
                 .ok()
                 .filter(std::fs::Metadata::is_file)
@@ -203,13 +189,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(exit::OK)
         }
-        Command::Commit(args) | Command::Rollback(args) => {
-            let keys = KeyOverrides {
-                keys: &[],
-                config: args.config.as_deref(),
-            };
+        Command::Commit(_args) | Command::Rollback(_args) => {
             // Keys are not needed here, so none are required.
-            let ctx = resolve::install_context(&paths, &keys, true)?;
+            let ctx = settings.install_context(true)?;
             let done = if committing {
                 flow::commit(&ctx)?
             } else {
@@ -236,7 +218,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Status { json } => {
             let mut report = flow::status(&paths)?;
-            report.broken_verify_keys = resolve::broken_keys(&paths, None);
+            report.broken_verify_keys = settings.broken_keys();
             let mut out = io::stdout().lock();
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
@@ -266,11 +248,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             writeln!(out, "{text}").map_err(Error::Output)?;
             Ok(exit::OK)
         }
-        Command::CheckConfig {
-            config,
-            config_file,
-        } => {
-            let report = resolve::check_config(&paths, config.as_deref(), config_file.as_deref())?;
+        Command::CheckConfig { .. } => {
+            let report = settings.check()?;
             let mut out = io::stdout().lock();
             for line in report {
                 writeln!(out, "{line}").map_err(Error::Output)?;
@@ -307,6 +286,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
 /// At the first start (no artifact installed yet), `<datastore>/bootstrap.mender` is installed
 /// before the requested artifact, as the daemon does; a refused one is reported and left alone.
 fn first_start_bootstrap(
+    settings: &Settings,
     ctx: &crate::install::context::InstallContext,
     requested: &std::path::Path,
 ) -> Result<(), Error> {
@@ -316,10 +296,7 @@ fn first_start_bootstrap(
         // Installing the bootstrap artifact itself: the requested install is the bootstrap.
         return Ok(());
     }
-    let accept_unsigned = DaemonConfig::load(None)
-        .map_err(|e| ConfigError::Settings(e.to_string()))?
-        .update
-        .accept_unsigned_bootstrap;
+    let accept_unsigned = settings.gate()?.update.accept_unsigned_bootstrap;
     let done = crate::install::bootstrap::install_bootstrap(ctx, accept_unsigned);
     if let Some(line) = done.describe() {
         eprintln!("artifact-gate: {line}");
@@ -335,12 +312,11 @@ fn warn_broken_keys(broken: &[crate::keys::load::BrokenKey]) {
 }
 
 fn verify_input(
-    paths: &MenderPaths,
-    config: Option<&std::path::Path>,
+    settings: &Settings,
     artifact: &std::path::Path,
     options: &ReadOptions,
 ) -> Result<VerifiedArtifact, Error> {
-    let input = resolve::open_input(paths, config, artifact)?;
+    let input = settings.open_input(artifact)?;
     let verified = artifact::read_artifact(input, options, &mut DiscardSink)?;
     if let Trust::Verified { key, scheme } = &verified.trust() {
         tracing::info!(key = %key, scheme = scheme.name(), "manifest signature verified");

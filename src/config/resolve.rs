@@ -1,14 +1,19 @@
-//! What a command needs from the device's configuration: the signature policy, the install
-//! context and the opened input. Shared by the command line and the daemon, so both read
-//! mender.conf, the keys and the device type the same way.
+//! The configuration, resolved once: [`Settings`] holds mender.conf, artifact-gate.toml and the
+//! command line's overrides, each file read at most once per command, and gives what a command
+//! needs from them: the signature policy, the limits, the install context and the opened input.
+//! The command line and the daemon both go through it, so they read mender.conf, the keys, the
+//! device type, the boot environment and the limits the same way.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::config::mender_conf::{self, ConfigError, MenderConfig, MenderPaths};
+use crate::config::settings::{DaemonConfig, set_limit};
 use crate::install::bootenv::BootEnv;
 use crate::install::context::InstallContext;
+use crate::install::grubenv::GrubEnv;
 use crate::install::rootfs::RootfsLayout;
 use crate::install::scripts::RetryPolicy;
 use crate::keys::load::{self, BrokenKey};
@@ -43,47 +48,227 @@ impl crate::error::Classify for Error {
     }
 }
 
-/// Where verify keys come from: explicit keys (`-k`), else mender.conf (`config` replaces the
-/// main file).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KeyOverrides<'a> {
-    /// Keys given explicitly; when non-empty mender.conf's keys are not used.
-    pub keys: &'a [PathBuf],
-    /// A main mender.conf other than `$MENDER_CONF_DIR/mender.conf`.
-    pub config: Option<&'a Path>,
+/// What the command line asks for beyond the configuration files.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Keys given explicitly (`-k`); when non-empty mender.conf's keys are not used.
+    pub keys: Vec<PathBuf>,
+    /// A main mender.conf other than `$MENDER_CONF_DIR/mender.conf` (`--config`).
+    pub mender_conf: Option<PathBuf>,
+    /// `--limit KEY=VALUE`, applied over `[limits]`.
+    pub limits: Vec<String>,
 }
 
-/// The device facts and policy an install needs; a missing or malformed device_type file is a
-/// configuration error (Mender 3 would continue without it).
-pub fn install_context(
-    paths: &MenderPaths,
-    keys: &KeyOverrides<'_>,
-    allow_unsigned: bool,
-) -> Result<InstallContext, Error> {
-    let conf = MenderConfig::load(paths, keys.config)?;
-    let (signature, broken_keys) = signature_policy(paths, keys, allow_unsigned)?;
-    let device_type = mender_conf::read_device_type(paths, &conf)?;
-    let module_timeout = seconds_setting(&conf, "ModuleTimeoutSeconds", DEFAULT_MODULE_TIMEOUT)?;
-    Ok(InstallContext {
-        paths: paths.clone(),
-        signature,
-        broken_keys,
-        device_type,
-        module_timeout,
-        script_timeout: seconds_setting(
-            &conf,
-            "StateScriptTimeoutSeconds",
-            DEFAULT_SCRIPT_TIMEOUT,
-        )?,
-        script_retry: RetryPolicy {
-            interval: seconds_setting(&conf, "StateScriptRetryIntervalSeconds", 60)?,
-            timeout: seconds_setting(&conf, "StateScriptRetryTimeoutSeconds", 1800)?,
-        },
-        rootfs: rootfs_layout(&conf)?,
-        bootenv: BootEnv::from_env(),
-        limits: Limits::default(),
-        observer: Default::default(),
-    })
+/// The device's configuration as one command sees it. Each file is read the first time it is
+/// needed and then kept, so a command reads mender.conf and artifact-gate.toml at most once.
+#[derive(Debug)]
+pub struct Settings {
+    paths: MenderPaths,
+    overrides: Overrides,
+    /// artifact-gate.toml: the file named (`--config-file`), else the default location.
+    settings_file: Option<PathBuf>,
+    mender: OnceLock<MenderConfig>,
+    gate: OnceLock<DaemonConfig>,
+}
+
+impl Settings {
+    /// The configuration of the device at `paths`, with `overrides`; `settings_file` names an
+    /// artifact-gate.toml other than the default.
+    pub fn new(paths: MenderPaths, settings_file: Option<&Path>, overrides: Overrides) -> Self {
+        Self {
+            paths,
+            overrides,
+            settings_file: settings_file.map(Path::to_path_buf),
+            mender: OnceLock::new(),
+            gate: OnceLock::new(),
+        }
+    }
+
+    /// The same, with artifact-gate.toml already loaded (the daemon reads it at start).
+    pub fn with_gate(paths: MenderPaths, gate: DaemonConfig) -> Self {
+        let settings = Self::new(paths, None, Overrides::default());
+        let _ = settings.gate.set(gate);
+        settings
+    }
+
+    /// Mender's directories.
+    pub fn paths(&self) -> &MenderPaths {
+        &self.paths
+    }
+
+    /// mender.conf (its fallback file merged under the main one).
+    pub fn mender(&self) -> Result<&MenderConfig, ConfigError> {
+        if let Some(conf) = self.mender.get() {
+            return Ok(conf);
+        }
+        let conf = MenderConfig::load(&self.paths, self.overrides.mender_conf.as_deref())?;
+        Ok(self.mender.get_or_init(|| conf))
+    }
+
+    /// artifact-gate.toml (its defaults when the default file does not exist).
+    pub fn gate(&self) -> Result<&DaemonConfig, ConfigError> {
+        if let Some(gate) = self.gate.get() {
+            return Ok(gate);
+        }
+        let gate = DaemonConfig::load(self.settings_file.as_deref())
+            .map_err(|e| ConfigError::Settings(e.to_string()))?;
+        Ok(self.gate.get_or_init(|| gate))
+    }
+
+    /// The limits: the built-in defaults, then `[limits]`, then `--limit`.
+    pub fn limits(&self) -> Result<Limits, ConfigError> {
+        let mut limits = self.gate()?.limits.clone();
+        for arg in &self.overrides.limits {
+            set_limit(&mut limits, arg).map_err(|detail| ConfigError::Limit {
+                arg: arg.clone(),
+                detail,
+            })?;
+        }
+        Ok(limits)
+    }
+
+    /// The device facts and policy an install needs; a missing or malformed device_type file
+    /// is a configuration error (Mender 3 would continue without it). The boot environment is
+    /// `[boot]`'s when set, else the system's.
+    pub fn install_context(&self, allow_unsigned: bool) -> Result<InstallContext, Error> {
+        let conf = self.mender()?;
+        let (signature, broken_keys) = self.signature_policy(allow_unsigned)?;
+        let device_type = mender_conf::read_device_type(&self.paths, conf)?;
+        let gate = self.gate()?;
+        let mut bootenv = BootEnv::from_env();
+        if let Some(config) = &gate.boot.fw_env_config {
+            bootenv = BootEnv::UBoot {
+                config: Some(config.clone()),
+            };
+        }
+        if let Some(dir) = &gate.boot.grubenv_dir {
+            bootenv = BootEnv::Grub(GrubEnv::with_system_lock(dir.clone()));
+        }
+        Ok(InstallContext {
+            paths: self.paths.clone(),
+            signature,
+            broken_keys,
+            device_type,
+            module_timeout: seconds_setting(conf, "ModuleTimeoutSeconds", DEFAULT_MODULE_TIMEOUT)?,
+            script_timeout: seconds_setting(
+                conf,
+                "StateScriptTimeoutSeconds",
+                DEFAULT_SCRIPT_TIMEOUT,
+            )?,
+            script_retry: RetryPolicy {
+                interval: seconds_setting(conf, "StateScriptRetryIntervalSeconds", 60)?,
+                timeout: seconds_setting(conf, "StateScriptRetryTimeoutSeconds", 1800)?,
+            },
+            rootfs: rootfs_layout(conf)?,
+            bootenv,
+            limits: self.limits()?,
+            observer: Default::default(),
+        })
+    }
+
+    /// Decides the signature policy: `-k` keys, else mender.conf keys; with none, refuse unless
+    /// unsigned artifacts were explicitly allowed. Also returns the mender.conf key entries that
+    /// cannot be used (the usable ones verify; with none usable it is an error). A `-k` key that
+    /// cannot be used is an error: the operator named it for this command.
+    pub fn signature_policy(
+        &self,
+        allow_unsigned: bool,
+    ) -> Result<(SignaturePolicy, Vec<BrokenKey>), Error> {
+        let (ring, broken) = if self.overrides.keys.is_empty() {
+            let loaded = load::load_key_list(&self.mender()?.verify_key_paths()?)?;
+            (loaded.ring, loaded.broken)
+        } else {
+            let key_paths: Vec<String> = self
+                .overrides
+                .keys
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            (load::load_keys(&key_paths)?, Vec::new())
+        };
+        match ring {
+            Some(ring) => Ok((SignaturePolicy::Required(ring), broken)),
+            None if allow_unsigned => Ok((SignaturePolicy::DangerAllowUnsigned, broken)),
+            None => Err(ConfigError::NoKeys(self.main_config()).into()),
+        }
+    }
+
+    /// Every mender.conf verify-key entry that cannot be used (for `status` and the daemon), or
+    /// the reason the list itself cannot be read.
+    pub fn broken_keys(&self) -> Vec<BrokenKey> {
+        let listed = self.mender().and_then(MenderConfig::verify_key_paths);
+        match listed.and_then(|list| load::load_key_list(&list)) {
+            Ok(loaded) => loaded.broken,
+            Err(ConfigError::NoUsableKey(broken)) => broken,
+            Err(e) => vec![BrokenKey {
+                entry: "mender.conf".to_owned(),
+                reason: e.to_string(),
+            }],
+        }
+    }
+
+    /// `check-config`: loads mender.conf, the settings and every key as every command does,
+    /// and fails on any problem, including a single verify-key entry that cannot be used (which
+    /// other commands only warn about). Returns what it checked, for the report.
+    pub fn check(&self) -> Result<Vec<String>, Error> {
+        let mut report = Vec::new();
+        let entries = self.mender()?.verify_key_paths()?;
+        let loaded = load::load_key_list(&entries)?;
+        if !loaded.broken.is_empty() {
+            return Err(ConfigError::BrokenKeys(loaded.broken).into());
+        }
+        if entries.is_empty() {
+            return Err(ConfigError::NoKeys(self.main_config()).into());
+        }
+        report.push(format!(
+            "verify keys: {} usable ({})",
+            entries.len(),
+            entries.join(", ")
+        ));
+        let ctx = self.install_context(false)?;
+        report.push(format!("device type: {}", ctx.device_type));
+        report.push(match &ctx.rootfs {
+            Some(layout) => format!(
+                "A/B partitions: {} and {}",
+                layout.part_a.display(),
+                layout.part_b.display()
+            ),
+            None => "A/B partitions: not configured (rootfs-image updates are refused)".to_owned(),
+        });
+        report.push("settings: ok".to_owned());
+        Ok(report)
+    }
+
+    /// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf).
+    pub fn open_input(&self, artifact: &Path) -> Result<Box<dyn Read + Send>, Error> {
+        let source = Source::parse(artifact);
+        let server_certificate = match &source {
+            Source::Url(_) => match self.mender()?.get("ServerCertificate") {
+                Some((_, serde_json::Value::String(p))) if !p.is_empty() => Some(PathBuf::from(p)),
+                Some((file, _)) => {
+                    return Err(ConfigError::WrongType {
+                        path: file.to_owned(),
+                        key: "ServerCertificate",
+                        expected: "a certificate file path",
+                    }
+                    .into());
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        Ok(source.open(server_certificate.as_deref())?)
+    }
+
+    /// The main mender.conf's path, as messages name it.
+    fn main_config(&self) -> String {
+        self.overrides
+            .mender_conf
+            .clone()
+            .unwrap_or_else(|| self.paths.main_config())
+            .display()
+            .to_string()
+    }
 }
 
 /// `RootfsPartA` and `RootfsPartB`, when both are set (the A/B installer is registered only
@@ -142,119 +327,3 @@ const DEFAULT_SCRIPT_TIMEOUT: u64 = 3_600;
 
 /// Mender's default `ModuleTimeoutSeconds` (spec §9).
 const DEFAULT_MODULE_TIMEOUT: u64 = 14_400;
-
-/// Decides the signature policy: `-k` keys, else mender.conf keys; with none, refuse unless
-/// unsigned artifacts were explicitly allowed. Also returns the mender.conf key entries that
-/// cannot be used (the usable ones verify; with none usable it is an error). A `-k` key that
-/// cannot be used is an error: the operator named it for this command.
-pub fn signature_policy(
-    paths: &MenderPaths,
-    keys: &KeyOverrides<'_>,
-    allow_unsigned: bool,
-) -> Result<(SignaturePolicy, Vec<BrokenKey>), Error> {
-    let (ring, broken) = if keys.keys.is_empty() {
-        let conf = MenderConfig::load(paths, keys.config)?;
-        let loaded = load::load_key_list(&conf.verify_key_paths()?)?;
-        (loaded.ring, loaded.broken)
-    } else {
-        let key_paths: Vec<String> = keys.keys.iter().map(|p| p.display().to_string()).collect();
-        (load::load_keys(&key_paths)?, Vec::new())
-    };
-    match ring {
-        Some(ring) => Ok((SignaturePolicy::Required(ring), broken)),
-        None if allow_unsigned => Ok((SignaturePolicy::DangerAllowUnsigned, broken)),
-        None => {
-            let conf = keys
-                .config
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_else(|| paths.main_config())
-                .display()
-                .to_string();
-            Err(ConfigError::NoKeys(conf).into())
-        }
-    }
-}
-
-/// Every mender.conf verify-key entry that cannot be used (for `status` and the daemon), or
-/// the reason the list itself cannot be read.
-pub fn broken_keys(paths: &MenderPaths, config: Option<&Path>) -> Vec<BrokenKey> {
-    let listed = MenderConfig::load(paths, config).and_then(|conf| conf.verify_key_paths());
-    match listed.and_then(|list| load::load_key_list(&list)) {
-        Ok(loaded) => loaded.broken,
-        Err(ConfigError::NoUsableKey(broken)) => broken,
-        Err(e) => vec![BrokenKey {
-            entry: "mender.conf".to_owned(),
-            reason: e.to_string(),
-        }],
-    }
-}
-
-/// `check-config`: loads mender.conf, the settings and every key as every command does, and
-/// fails on any problem, including a single verify-key entry that cannot be used (which other
-/// commands only warn about). Returns what it checked, for the report.
-pub fn check_config(
-    paths: &MenderPaths,
-    config: Option<&Path>,
-    settings: Option<&Path>,
-) -> Result<Vec<String>, Error> {
-    let mut report = Vec::new();
-    let conf = MenderConfig::load(paths, config)?;
-    let entries = conf.verify_key_paths()?;
-    let loaded = load::load_key_list(&entries)?;
-    if !loaded.broken.is_empty() {
-        return Err(ConfigError::BrokenKeys(loaded.broken).into());
-    }
-    if entries.is_empty() {
-        return Err(ConfigError::NoKeys(
-            config
-                .map_or_else(|| paths.main_config(), Path::to_path_buf)
-                .display()
-                .to_string(),
-        )
-        .into());
-    }
-    report.push(format!(
-        "verify keys: {} usable ({})",
-        entries.len(),
-        entries.join(", ")
-    ));
-    let ctx = install_context(paths, &KeyOverrides { keys: &[], config }, false)?;
-    report.push(format!("device type: {}", ctx.device_type));
-    report.push(match &ctx.rootfs {
-        Some(layout) => format!(
-            "A/B partitions: {} and {}",
-            layout.part_a.display(),
-            layout.part_b.display()
-        ),
-        None => "A/B partitions: not configured (rootfs-image updates are refused)".to_owned(),
-    });
-    crate::config::settings::DaemonConfig::load(settings)
-        .map_err(|e| ConfigError::Settings(e.to_string()))?;
-    report.push("settings: ok".to_owned());
-    Ok(report)
-}
-
-/// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf).
-pub fn open_input(
-    paths: &MenderPaths,
-    config: Option<&std::path::Path>,
-    artifact: &std::path::Path,
-) -> Result<Box<dyn Read + Send>, Error> {
-    let source = Source::parse(artifact);
-    let server_certificate = match &source {
-        Source::Url(_) => match MenderConfig::load(paths, config)?.get("ServerCertificate") {
-            Some((_, serde_json::Value::String(p))) if !p.is_empty() => Some(PathBuf::from(p)),
-            Some((file, _)) => {
-                return Err(ConfigError::WrongType {
-                    path: file.to_owned(),
-                    key: "ServerCertificate",
-                    expected: "a certificate file path",
-                }
-                .into());
-            }
-            None => None,
-        },
-        _ => None,
-    };
-    Ok(source.open(server_certificate.as_deref())?)
-}

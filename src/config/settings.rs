@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::stream::limits::Limits;
+
 /// Where the file is looked for without `--config-file`.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/artifact-gate/artifact-gate.toml";
 /// The settings file used when none is named: `$ARTIFACT_GATE_CONFIG`, else
@@ -31,8 +33,8 @@ pub struct DaemonConfig {
     pub update: UpdateConfig,
     /// The boot environment, when not the system default.
     pub boot: BootConfig,
-    /// Resource limits.
-    pub limits: LimitsConfig,
+    /// Resource limits (`[limits]`).
+    pub limits: Limits,
 }
 
 /// `[api]`.
@@ -97,76 +99,24 @@ pub struct BootConfig {
     pub grubenv_dir: Option<PathBuf>,
 }
 
-/// `[limits]`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// Largest artifact accepted, in bytes.
-    pub max_artifact_bytes: u64,
-    /// Largest compressed header, in bytes (it is buffered whole to be hash-checked first).
-    pub max_header_bytes: u64,
-    /// Most files in a payload (and lines in a manifest).
-    pub max_payload_files: usize,
-    /// Most zero padding after a tar's end-of-archive marker, in bytes.
-    pub max_tar_padding_bytes: u64,
-    /// Memory the xz decoder may use, in bytes.
-    pub max_xz_memory_bytes: u64,
-    /// Most bytes a compressed payload may inflate to per compressed byte, past its first
-    /// 64 MiB; 0 turns the guard off.
-    pub max_inflate_ratio: u64,
-    /// Largest JSON request body, in bytes.
-    pub max_request_json_bytes: usize,
-    /// Connections served at once; more wait in the socket's backlog.
-    pub max_connections: usize,
-    /// An upload that sends nothing for this many seconds is abandoned.
-    pub upload_stall_seconds: u64,
-}
-
-impl LimitsConfig {
-    /// The keys that bound what the verifier reads, as `[limits]` and `--limit` name them.
-    pub const VERIFIER_KEYS: [&'static str; 6] = [
-        "max_artifact_bytes",
-        "max_header_bytes",
-        "max_payload_files",
-        "max_tar_padding_bytes",
-        "max_xz_memory_bytes",
-        "max_inflate_ratio",
-    ];
-
-    /// Sets the verifier's caps from these settings.
-    pub fn apply(&self, limits: &mut crate::stream::limits::Limits) {
-        limits.max_artifact = self.max_artifact_bytes;
-        limits.max_header = self.max_header_bytes;
-        limits.max_payload_files = self.max_payload_files;
-        limits.max_tar_padding = self.max_tar_padding_bytes;
-        limits.max_xz_memory = self.max_xz_memory_bytes;
-        limits.max_inflate_ratio = self.max_inflate_ratio;
-    }
-
-    /// Sets one verifier limit from `KEY=VALUE` (a `--limit` argument). The value is a whole
-    /// number, optionally with a `KiB`, `MiB` or `GiB` suffix.
-    pub fn set(&mut self, arg: &str) -> Result<(), String> {
-        let Some((key, value)) = arg.split_once('=') else {
-            return Err("expected KEY=VALUE".to_owned());
-        };
-        let value = parse_amount(value.trim())?;
-        let count = |v: u64| usize::try_from(v).map_err(|_| "too large".to_owned());
-        match key.trim() {
-            "max_artifact_bytes" => self.max_artifact_bytes = value,
-            "max_header_bytes" => self.max_header_bytes = value,
-            "max_payload_files" => self.max_payload_files = count(value)?,
-            "max_tar_padding_bytes" => self.max_tar_padding_bytes = value,
-            "max_xz_memory_bytes" => self.max_xz_memory_bytes = value,
-            "max_inflate_ratio" => self.max_inflate_ratio = value,
-            other => {
-                return Err(format!(
-                    "unknown limit '{other}' (known: {})",
-                    Self::VERIFIER_KEYS.join(", ")
-                ));
-            }
-        }
-        Ok(())
-    }
+/// Sets one limit from `KEY=VALUE` (a `--limit` argument), `KEY` as in `[limits]`. The value is
+/// a whole number, optionally with a `KiB`, `MiB` or `GiB` suffix.
+pub fn set_limit(limits: &mut Limits, arg: &str) -> Result<(), String> {
+    let Some((key, value)) = arg.split_once('=') else {
+        return Err("expected KEY=VALUE".to_owned());
+    };
+    let value = parse_amount(value.trim())?;
+    let value = i64::try_from(value).map_err(|_| "too large".to_owned())?;
+    // Through serde, so the keys and their types are those of `[limits]`, spelled once.
+    let mut table = match toml::Value::try_from(&*limits) {
+        Ok(toml::Value::Table(table)) => table,
+        _ => return Err("the current limits cannot be edited".to_owned()),
+    };
+    table.insert(key.trim().to_owned(), toml::Value::Integer(value));
+    *limits = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.to_string().trim_end().to_owned())?;
+    Ok(())
 }
 
 /// `123`, `64KiB`, `16MiB`, `2GiB`.
@@ -187,22 +137,6 @@ fn parse_amount(text: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(scale))
         .ok_or_else(|| format!("'{text}' is not a whole number of bytes or files"))
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            max_artifact_bytes: crate::stream::limits::Limits::default().max_artifact,
-            max_header_bytes: crate::stream::limits::Limits::default().max_header,
-            max_payload_files: crate::stream::limits::Limits::default().max_payload_files,
-            max_tar_padding_bytes: crate::stream::limits::Limits::default().max_tar_padding,
-            max_xz_memory_bytes: crate::stream::limits::Limits::default().max_xz_memory,
-            max_inflate_ratio: crate::stream::limits::Limits::default().max_inflate_ratio,
-            max_request_json_bytes: 64 * 1024,
-            max_connections: 16,
-            upload_stall_seconds: 60,
-        }
-    }
 }
 
 /// The file cannot be used.
@@ -302,6 +236,38 @@ impl DaemonConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_deserialise_straight_from_the_table_and_internal_caps_stay_fixed() {
+        let c = DaemonConfig::parse("[limits]\nmax_artifact_bytes = 1024\nmax_connections = 2\n")
+            .unwrap();
+        assert_eq!(c.limits.max_artifact_bytes, 1024);
+        assert_eq!(c.limits.max_connections, 2);
+        assert_eq!(
+            c.limits.max_header_bytes,
+            Limits::default().max_header_bytes
+        );
+        // A cap that is not configurable is not a key of [limits].
+        let e = DaemonConfig::parse("[limits]\nmax_version = 1\n").unwrap_err();
+        assert!(e.contains("unknown field `max_version`"), "{e}");
+    }
+
+    #[test]
+    fn a_limit_override_uses_the_same_keys_and_units() {
+        let mut limits = Limits::default();
+        set_limit(&mut limits, "max_header_bytes=2MiB").unwrap();
+        set_limit(&mut limits, " max_payload_files = 7 ").unwrap();
+        assert_eq!(limits.max_header_bytes, 2 << 20);
+        assert_eq!(limits.max_payload_files, 7);
+        assert_eq!(
+            limits.max_artifact_bytes,
+            Limits::default().max_artifact_bytes
+        );
+        let e = set_limit(&mut limits, "max_bogus=1").unwrap_err();
+        assert!(e.contains("unknown field `max_bogus`"), "{e}");
+        assert!(set_limit(&mut limits, "max_header_bytes").is_err());
+        assert!(set_limit(&mut limits, "max_header_bytes=1TB").is_err());
+    }
 
     #[test]
     fn an_empty_file_gives_safe_defaults() {

@@ -256,7 +256,8 @@ fn run_install(
     source: Option<PathBuf>,
     events: &Events,
 ) -> Result<InstallResult, Failure> {
-    let mut ctx = daemon.context().map_err(|e| e.failure())?;
+    let settings = daemon.settings();
+    let mut ctx = daemon.context(&settings).map_err(|e| e.failure())?;
     let (phase_events, d) = (events.clone(), daemon.clone());
     ctx.observer = Observer::new(move |phase| {
         d.set_phase(phase.name());
@@ -271,8 +272,7 @@ fn run_install(
                 .ok()
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len());
-            let input = crate::config::resolve::open_input(&daemon.paths, None, &source)
-                .map_err(|e| e.failure())?;
+            let input = settings.open_input(&source).map_err(|e| e.failure())?;
             (input, total)
         }
         (None, None) => {
@@ -332,7 +332,7 @@ async fn change(daemon: Arc<Daemon>, peer: Peer, what: Change) -> Response<Body>
     let d = daemon.clone();
     let result = tokio::task::spawn_blocking(move || {
         let _guard = guard;
-        let ctx = d.context().map_err(|e| e.failure())?;
+        let ctx = d.context(&d.settings()).map_err(|e| e.failure())?;
         match what {
             Change::Commit => flow::commit(&ctx),
             Change::Rollback => flow::rollback(&ctx),

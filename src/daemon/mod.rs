@@ -23,12 +23,10 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::config::mender_conf::MenderPaths;
-use crate::config::resolve::{self, KeyOverrides};
+use crate::config::resolve::{self, Settings};
 use crate::config::settings::{DaemonConfig, DaemonConfigError};
 use crate::error::{Class, Classify};
-use crate::install::bootenv::BootEnv;
 use crate::install::context::InstallContext;
-use crate::install::grubenv::GrubEnv;
 use crate::install::resume::{self, Resumed};
 use crate::keys::load::BrokenKey;
 use wire::{BootCheck, Operation};
@@ -191,18 +189,15 @@ impl Daemon {
             .clone()
     }
 
-    /// The install context from mender.conf, with the daemon's own boot and limit settings.
-    fn context(&self) -> Result<InstallContext, resolve::Error> {
-        let mut ctx = resolve::install_context(&self.paths, &KeyOverrides::default(), false)?;
-        if let Some(config) = &self.config.boot.fw_env_config {
-            ctx.bootenv = BootEnv::UBoot {
-                config: Some(config.clone()),
-            };
-        }
-        if let Some(dir) = &self.config.boot.grubenv_dir {
-            ctx.bootenv = BootEnv::Grub(GrubEnv::with_system_lock(dir.clone()));
-        }
-        self.config.limits.apply(&mut ctx.limits);
+    /// The configuration one operation runs with: artifact-gate.toml as loaded at start,
+    /// mender.conf read afresh (once) for the operation.
+    fn settings(&self) -> Settings {
+        Settings::with_gate(self.paths.clone(), self.config.clone())
+    }
+
+    /// The install context of one operation; the unusable key entries are kept for status.
+    fn context(&self, settings: &Settings) -> Result<InstallContext, resolve::Error> {
+        let ctx = settings.install_context(false)?;
         *self
             .broken_keys
             .lock()
@@ -221,7 +216,7 @@ impl Daemon {
     /// At the first start, `<datastore>/bootstrap.mender` (spec §5.6), verified like any other
     /// artifact; what happened is logged.
     fn bootstrap(&self) {
-        let Ok(ctx) = self.context() else {
+        let Ok(ctx) = self.context(&self.settings()) else {
             // Start-up already checked the context; a later failure is the next install's.
             return;
         };
@@ -238,9 +233,12 @@ impl Daemon {
 
     /// The reboot cycle's second half, run once at start.
     fn resume(&self) -> BootCheck {
-        let result = self.context().map_err(|e| e.failure()).and_then(|ctx| {
-            resume::resume(&ctx, self.config.update.auto_commit).map_err(|e| e.failure())
-        });
+        let result = self
+            .context(&self.settings())
+            .map_err(|e| e.failure())
+            .and_then(|ctx| {
+                resume::resume(&ctx, self.config.update.auto_commit).map_err(|e| e.failure())
+            });
         let check = match result {
             Ok(Resumed::Nothing) => BootCheck::of("nothing pending", None),
             Ok(Resumed::WaitingForReboot(a)) => BootCheck::of("waiting for reboot", Some(a)),

@@ -37,7 +37,7 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
     });
     // Keys, device type and partitions are checked now: a device that cannot verify must not
     // report itself ready.
-    let ctx = daemon.context()?;
+    let ctx = daemon.context(&daemon.settings())?;
     for key in &ctx.broken_keys {
         tracing::warn!("verify key not used (the other keys verify): {key}");
     }

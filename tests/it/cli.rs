@@ -320,7 +320,7 @@ fn bad_limits_are_configuration_errors() {
     s.run(&["validate", "--limit", "max_bogus=1", "-k", &rsa, &artifact])
         .fails(
             2,
-            "--limit max_bogus=1: unknown limit 'max_bogus' (known: max_artifact_bytes,",
+            "--limit max_bogus=1: unknown field `max_bogus`, expected one of",
         );
     s.run(&[
         "validate",

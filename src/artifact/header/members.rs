@@ -62,7 +62,7 @@ pub(super) fn read_members<R: Read>(
             members.push((name, body));
         }
     }
-    match tar_rules::check_end_of_archive(archive.into_inner(), limits.max_tar_padding)
+    match tar_rules::check_end_of_archive(archive.into_inner(), limits.max_tar_padding_bytes)
         .map_err(malformed)?
     {
         Ok(()) => Ok(members),

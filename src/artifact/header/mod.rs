@@ -1,7 +1,7 @@
 //! `header.tar[.gz|.xz|.zst]`: hash-checked first, then parsed into a [`CheckedHeader`].
 //!
 //! Spec §5 and §12.7: the whole compressed header is buffered (bounded by
-//! [`crate::stream::limits::Limits::max_header`]) and its SHA-256 compared with the verified manifest
+//! [`crate::stream::limits::Limits::max_header_bytes`]) and its SHA-256 compared with the verified manifest
 //! before a single byte of it is decompressed or parsed. The tar inside must hold, in this order:
 //! `header-info`, any `scripts/<name>`, `headers/0000/type-info`, an optional
 //! `headers/0000/meta-data` — nothing else (C++ client order, spec §5.1).
@@ -203,7 +203,7 @@ impl CheckedHeader {
         limits: &Limits,
     ) -> Result<Self, HeaderError> {
         let named = Compression::from_name(entry_name, "header.tar").unwrap_or(Compression::None);
-        let decoder = compression::open(compressed, named, limits.max_xz_memory)
+        let decoder = compression::open(compressed, named, limits.max_xz_memory_bytes)
             .map_err(|e| HeaderError::Malformed(e.to_string()))?
             .map_err(|m| HeaderError::SuffixMismatch {
                 name: entry_name.to_owned(),
