@@ -18,7 +18,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use super::wire::{Event, InstallRequest, InstallResult};
-use crate::config::settings::DaemonConfig;
+use crate::config::resolve::Settings;
 use crate::error::{Class, Failure};
 use crate::stream::progress::Meter;
 
@@ -65,10 +65,10 @@ impl ClientError {
 
 /// The daemon's socket, if one is there to talk to: `$ARTIFACT_GATE_SOCKET`, else `api.socket`
 /// from the daemon's settings file (or its default).
-pub fn daemon_socket() -> Option<PathBuf> {
+pub fn daemon_socket(settings: &Settings) -> Option<PathBuf> {
     let path = match std::env::var_os("ARTIFACT_GATE_SOCKET").filter(|v| !v.is_empty()) {
         Some(path) => PathBuf::from(path),
-        None => DaemonConfig::load(None).ok()?.api.socket,
+        None => settings.gate().ok()?.api.socket.clone(),
     };
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(&path)
