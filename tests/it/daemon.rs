@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::device::{Device, PART};
 use crate::fixtures::{Scratch, fx, module_device};
-use crate::rootfs::{Device, PART};
 
 /// A running daemon and what it needs to be restarted.
 pub(crate) struct Daemon {
     child: Option<Child>,
-    socket: PathBuf,
+    pub(crate) socket: PathBuf,
     config: PathBuf,
     log: PathBuf,
     env: Vec<(String, OsString)>,
@@ -63,14 +63,7 @@ impl Daemon {
             command.env(k, v);
         }
         let mut child = command.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while UnixStream::connect(&self.socket).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("daemon exited with {status}: {}", self.log_text());
-            }
-            assert!(Instant::now() < deadline, "no socket: {}", self.log_text());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_socket(&self.socket, &mut child, &|| self.log_text());
         self.child = Some(child);
     }
 
@@ -120,6 +113,19 @@ impl Drop for Daemon {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Waits until a daemon answers on `socket`: the one start-up wait of every daemon test. Fails
+/// the test, with `log()`, when `child` exits first or no socket appears within 20 s.
+pub(crate) fn wait_for_socket(socket: &Path, child: &mut Child, log: &dyn Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(socket).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("daemon exited with {status}: {}", log());
+        }
+        assert!(Instant::now() < deadline, "no socket: {}", log());
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

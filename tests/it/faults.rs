@@ -22,90 +22,37 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::daemon::Daemon;
-use crate::fixtures::{Scratch, fx};
+use crate::device::{BootEnv, PART};
+use crate::fixtures::fx;
 
-const PART: usize = 1024 * 1024;
-
-/// A device with A/B file partitions and a redundant file-backed U-Boot environment.
+/// The shared A/B device with a redundant U-Boot environment, seen from here by the partition
+/// that runs.
 struct Device {
-    s: Scratch,
+    dev: crate::device::Device,
 }
 
 impl Device {
     fn new() -> Self {
-        let s = Scratch::new();
-        let dev = s.root().join("dev");
-        std::fs::create_dir_all(&dev).unwrap();
-        std::fs::write(dev.join("rootfs-p2"), vec![0xaa; PART]).unwrap();
-        std::fs::write(dev.join("rootfs-p3"), vec![0u8; PART]).unwrap();
-        s.write(
-            "etc/mender.conf",
-            format!(
-                r#"{{"ArtifactVerifyKey":"{}","RootfsPartA":"{}","RootfsPartB":"{}"}}"#,
-                fx().path("rsa.pub").display(),
-                dev.join("rootfs-p2").display(),
-                dev.join("rootfs-p3").display()
-            )
-            .as_bytes(),
-        );
-        s.write("var/device_type", b"device_type=beaglebone\n");
-        let one = s.write("boot/env1", &vec![0u8; 0x4000]);
-        let two = s.write("boot/env2", &vec![0u8; 0x4000]);
-        s.write(
-            "boot/fw_env.config",
-            format!(
-                "{} 0x0000 0x4000\n{} 0x0000 0x4000\n",
-                one.display(),
-                two.display()
-            )
-            .as_bytes(),
-        );
-        let defaults = s.write(
-            "boot/defaults",
-            b"mender_boot_part=2\nmender_boot_part_hex=2\nupgrade_available=0\nbootcount=0\n",
-        );
-        let d = Self { s };
-        let out = Command::new("fw_setenv")
-            .arg("-c")
-            .arg(d.fw_config())
-            .arg("-f")
-            .arg(&defaults)
-            .arg("-s")
-            .arg(&defaults)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        d
+        Self {
+            dev: crate::device::Device::with_boot(PART, BootEnv::UBootRedundant),
+        }
     }
 
     fn root(&self) -> &Path {
-        self.s.root()
+        self.dev.s.root()
     }
 
     fn fw_config(&self) -> PathBuf {
-        self.root().join("boot/fw_env.config")
+        self.dev.fw_config()
     }
 
     fn part(&self, n: u32) -> PathBuf {
-        self.root().join(format!("dev/rootfs-p{n}"))
+        self.dev.part_path(n)
     }
 
     /// The environment for artifact-gate, with partition `running` mounted as `/`.
     fn env(&self, running: u32) -> Vec<(String, OsString)> {
-        let root = self.root();
-        vec![
-            ("MENDER_CONF_DIR".into(), root.join("etc").into()),
-            ("MENDER_DATASTORE_DIR".into(), root.join("var").into()),
-            ("MENDER_DATA_DIR".into(), root.join("share").into()),
-            (
-                "ARTIFACT_GATE_FW_ENV_CONFIG".into(),
-                self.fw_config().into(),
-            ),
-            (
-                "ARTIFACT_GATE_ROOT_DEVICE".into(),
-                self.part(running).into(),
-            ),
-        ]
+        self.dev.env_running(running)
     }
 
     /// Runs artifact-gate normally (for set-up); asserts success.
@@ -416,11 +363,7 @@ fn the_daemon_killed_mid_install_restarts_into_a_consistent_device() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(std::time::Instant::now() < deadline, "{what}: no socket");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        crate::daemon::wait_for_socket(&socket, &mut daemon, &|| format!("{what} (under strace)"));
         let _ = Command::new("curl")
             .args(["-sS", "--unix-socket"])
             .arg(&socket)

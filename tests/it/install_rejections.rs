@@ -285,7 +285,7 @@ fn the_genuine_artifact_does_reach_it() {
 #[test]
 fn no_rejected_artifact_switches_the_boot_partition() {
     for (what, bytes, why) in variants(ROOTFS) {
-        let d = crate::rootfs::Device::new(crate::rootfs::PART);
+        let d = crate::device::Device::new(crate::device::PART);
         let path = d.s.write("bad.mender", &bytes);
         let datastore = d.s.root().join("var");
         let before = tree_of(&datastore);
@@ -311,7 +311,7 @@ fn no_rejected_artifact_switches_the_boot_partition() {
         assert_eq!(d.run(&["show-artifact"]).stdout, "Unknown\n", "{what}");
     }
     // The same harness accepts the genuine artifact, so the loop above cannot pass vacuously.
-    let d = crate::rootfs::Device::new(crate::rootfs::PART);
+    let d = crate::device::Device::new(crate::device::PART);
     let v = d.run(&["install", fx().path(ROOTFS.fixture).to_str().unwrap()]);
     assert_eq!(v.code, 0, "{}", v.stderr);
     assert_eq!(d.boot_vars(), (Some("3".into()), Some("1".into())));

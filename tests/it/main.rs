@@ -16,6 +16,7 @@ mod attacks;
 mod bootstrap;
 mod cli;
 mod daemon;
+mod device;
 mod differential;
 mod download;
 mod faults;

@@ -85,30 +85,12 @@ fn endless_input_stops_at_the_artifact_limit() {
     // cap) ends the read.
     let s = device();
     let bytes = app_artifact(&s, "app-1", "endless\n");
-    let socket = s.root().join("run/api.sock");
-    let config = s.root().join("gate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[api]\nsocket = \"{}\"\n[limits]\nmax_artifact_bytes = 262144\n",
-            socket.display()
-        ),
-    )
-    .unwrap();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
-        .args(["daemon", "--config-file"])
-        .arg(&config)
-        .env("MENDER_CONF_DIR", s.root().join("etc"))
-        .env("MENDER_DATASTORE_DIR", s.root().join("var"))
-        .env("MENDER_DATA_DIR", s.root().join("share"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(std::time::Instant::now() < deadline, "daemon did not start");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let d = crate::daemon::Daemon::start(
+        s.root(),
+        "[limits]\nmax_artifact_bytes = 262144\n",
+        crate::daemon::env_of(&s),
+    );
+    let socket = d.socket.clone();
     // curl reads the endless stream from a pipe and sends it chunked (no Content-Length).
     let mut curl = Command::new("curl")
         .args(["-sS", "--unix-socket"])
@@ -132,8 +114,7 @@ fn endless_input_stops_at_the_artifact_limit() {
     });
     let out = curl.wait_with_output().unwrap();
     let _ = feeder.join();
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(d);
     let body = String::from_utf8_lossy(&out.stdout);
     let last = body.lines().last().unwrap_or_default();
     assert!(last.contains("\"event\":\"error\""), "{body}");
