@@ -3,7 +3,7 @@
 //!
 //! Order of work (spec §7.3, §12):
 //! 1. `version` and `manifest` are buffered (bounded); `manifest.sig`, if present, is read.
-//! 2. The signature is checked → [`VerifiedManifest`]; then `version`'s hash, then its content.
+//! 2. The signature is checked → [`crate::signature::VerifiedManifest`]; then `version`'s hash, then its content.
 //! 3. The header is buffered, its hash compared, then parsed → [`CheckedHeader`]; the device
 //!    policy is applied.
 //! 4. Only now does the [`PayloadSink`] see anything: each payload file streams through a SHA-256

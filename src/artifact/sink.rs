@@ -60,7 +60,7 @@ pub trait PayloadSink {
         header: &CheckedHeader,
         manifest: &VerifiedManifest,
     ) -> Result<(), SinkError>;
-    /// Receives one payload file. The bytes are unverified until [`read_artifact`] returns `Ok`.
+    /// Receives one payload file. The bytes are unverified until [`super::read_artifact`] returns `Ok`.
     /// Whatever the sink leaves unread is read and hashed by the caller.
     fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError>;
     /// Called once `file`'s hash matched the manifest, before the next file starts. A sink
@@ -86,7 +86,7 @@ impl PayloadSink for DiscardSink {
 }
 
 /// The proof of a complete, verified read: what the artifact contained. Only a successful
-/// [`read_artifact`] mints one — after the signature, every hash, the device policy and the
+/// [`super::read_artifact`] mints one — after the signature, every hash, the device policy and the
 /// clean end of the archive — and activating an install takes it
 /// ([`crate::install::rootfs::RootfsSink::activate`], [`crate::install::download::ModuleSink::finish`]),
 /// checked against the manifest the installer was fed, so nothing activates without the

@@ -1,5 +1,5 @@
-//! The command line: every subcommand of `artifact-gate` ([`args`] has them and their
-//! `--help`), run against the library, with the reports of [`report`] and exit codes from
+//! The command line: every subcommand of `artifact-gate` (`args` has them and their
+//! `--help`), run against the library, with the reports of `report` and exit codes from
 //! [`crate::error`]. `artifact-gate daemon` hands over to [`crate::daemon::run`].
 
 mod args;

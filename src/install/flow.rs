@@ -1,6 +1,6 @@
 //! `install`, `commit` and `rollback`, for every payload kind (spec §8.2): the order of the
 //! states, the scripts around them and every failure path, written once over the
-//! [`Installer`] and [`Installed`] traits. The command line, the daemon, the post-reboot check
+//! [`super::installer::Installer`] and [`super::installer::Installed`] traits. The command line, the daemon, the post-reboot check
 //! and the bootstrap artifact all install through here.
 //!
 //! `install` verifies and downloads in one pass, then runs `ArtifactInstall`. An install that

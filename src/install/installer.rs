@@ -40,7 +40,7 @@ pub trait Installer: PayloadSink {
     /// (spec §8.2: a Download failure runs only `Cleanup`). Failures are only logged.
     fn abort(&mut self);
 
-    /// What the pending record keeps about this install, so that [`kind::installed_for`]
+    /// What the pending record keeps about this install, so that the flow
     /// finds it again after a restart.
     fn record(&self) -> Result<Record, InstallError>;
 
