@@ -83,7 +83,7 @@ pub enum Rejection {
         /// Member name.
         entry: String,
         /// Why.
-        reason: crate::artifact::names::NameError,
+        reason: crate::artifact::file_names::NameError,
     },
     /// A compression suffix that lies about the content.
     #[error("entry '{}' is named {named} but its content is {found}", crate::error::escape::escaped(.entry))]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::artifact::names::{self, NameError, PayloadName};
+use crate::artifact::file_names::{self, NameError, PayloadName};
 use crate::stream::Sha256Digest;
 
 /// Prefix of the manifest paths of payload 0's files.
@@ -158,13 +158,14 @@ impl Manifest {
                 }
                 header = Some((path.to_owned(), digest));
             } else if let Some(name) = path.strip_prefix(PAYLOAD_PREFIX) {
-                let name = names::check_payload_name(name, max_name_len).map_err(|reason| {
-                    ManifestError::BadName {
-                        line,
-                        path: path.to_owned(),
-                        reason,
-                    }
-                })?;
+                let name =
+                    file_names::check_payload_name(name, max_name_len).map_err(|reason| {
+                        ManifestError::BadName {
+                            line,
+                            path: path.to_owned(),
+                            reason,
+                        }
+                    })?;
                 payload.push((name, digest));
             } else {
                 return Err(ManifestError::UnknownPath {

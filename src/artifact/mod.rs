@@ -16,10 +16,10 @@
 
 pub mod compression;
 mod error;
+pub mod file_names;
 pub mod header;
 mod json;
 pub mod manifest;
-pub mod names;
 mod pax;
 mod payload;
 mod reader;

@@ -11,7 +11,7 @@ use super::compression::{self, Compression};
 use super::error::compare;
 use super::tar_rules;
 use super::{PayloadFileInfo, PayloadSink, ReadError, Rejection, VerifiedFile, io_error};
-use crate::artifact::names;
+use crate::artifact::file_names;
 use crate::signature::VerifiedManifest;
 use crate::stream::limits::Limits;
 use crate::stream::{ExactReader, HashWorker, drain};
@@ -61,12 +61,10 @@ pub(super) fn stream<R: Read>(
                 }
                 .into());
             }
-            let file_name =
-                names::check_payload_name(&file_name, limits.max_name_len).map_err(|reason| {
-                    Rejection::BadPayloadName {
-                        entry: file_name.clone(),
-                        reason,
-                    }
+            let file_name = file_names::check_payload_name(&file_name, limits.max_name_len)
+                .map_err(|reason| Rejection::BadPayloadName {
+                    entry: file_name.clone(),
+                    reason,
                 })?;
             let Some(expected) = verified.manifest().payload_digest(&file_name) else {
                 return Err(Rejection::UnlistedFile(file_name.to_string()).into());

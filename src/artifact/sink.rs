@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use super::{CheckedHeader, Compression};
-use crate::artifact::names::PayloadName;
+use crate::artifact::file_names::PayloadName;
 use crate::signature::{Trust, VerifiedManifest};
 use crate::stream::{self, Sha256Digest};
 

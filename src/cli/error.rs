@@ -28,7 +28,7 @@ pub enum Error {
     Output(std::io::Error),
     /// The daemon refused or failed an install handed to it.
     #[error(transparent)]
-    Client(#[from] crate::daemon::client::ClientError),
+    Client(#[from] crate::daemon::api_client::ClientError),
 }
 
 impl From<resolve::Error> for Error {

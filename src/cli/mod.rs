@@ -142,9 +142,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 || args.keys.config.is_some()
                 || !args.limits.overrides.is_empty()
                 || args.allow_unsigned;
-            if !local_only && let Some(socket) = crate::daemon::client::daemon_socket(&settings) {
+            if !local_only && let Some(socket) = crate::daemon::api_client::daemon_socket(&settings)
+            {
                 tracing::info!(socket = %socket.display(), "installing through the daemon");
-                let outcome = crate::daemon::client::install(&socket, &args.artifact)?;
+                let outcome = crate::daemon::api_client::install(&socket, &args.artifact)?;
                 if outcome.status == crate::daemon::wire::InstallStatus::Committed {
                     println!("Installed and committed.");
                 } else {

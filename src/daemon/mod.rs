@@ -8,8 +8,8 @@
 //! path the command line takes.
 
 pub mod api;
+pub mod api_client;
 pub mod body;
-pub mod client;
 pub mod peer;
 mod serve;
 pub mod systemd;

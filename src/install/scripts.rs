@@ -17,7 +17,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::process::{self, Ran};
-use crate::artifact::names;
+use crate::artifact::file_names;
 
 /// Which part of a state a script runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl StateScripts {
     /// state-script grammar by the header parser).
     pub fn install_artifact_scripts(
         &self,
-        scripts: &[(crate::artifact::names::ScriptName, Vec<u8>)],
+        scripts: &[(crate::artifact::file_names::ScriptName, Vec<u8>)],
     ) -> Result<(), ScriptError> {
         let dir = &self.artifact_dir;
         let io_err = |source| ScriptError::Io {
@@ -245,12 +245,12 @@ const RETRY_LATER: i32 = 21;
 /// Device scripts may also be for states an artifact cannot carry (`Download`, `Idle`, `Sync`);
 /// the grammar check keeps editor backups and other stray files out.
 fn valid_name(name: &str) -> bool {
-    if names::check_script_name(name, 255).is_ok() {
+    if file_names::check_script_name(name, 255).is_ok() {
         return true;
     }
     let Some((state, rest)) = name.split_once('_') else {
         return false;
     };
     matches!(state, "Download" | "Idle" | "Sync")
-        && names::check_script_name(&format!("ArtifactInstall_{rest}"), 255).is_ok()
+        && file_names::check_script_name(&format!("ArtifactInstall_{rest}"), 255).is_ok()
 }

@@ -4,8 +4,8 @@ use thiserror::Error;
 
 use super::payload_type_words;
 use crate::artifact::compression::Compression;
+use crate::artifact::file_names::NameError;
 use crate::artifact::json::FieldProblem;
-use crate::artifact::names::NameError;
 use crate::artifact::tar_rules::{EntryNameError, TarEnd};
 
 /// Why a header was refused.

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::{HeaderError, PayloadType};
+use crate::artifact::file_names;
 use crate::artifact::json::{self, CiObject, FieldProblem};
-use crate::artifact::names;
 
 pub(super) struct HeaderInfo {
     pub(super) payload_type: PayloadType,
@@ -57,9 +57,11 @@ impl HeaderInfo {
                 )));
             }
             Value::String(s) => {
-                names::check_file_name(s, 255).map_err(|reason| HeaderError::BadPayloadType {
-                    name: s.clone(),
-                    reason,
+                file_names::check_file_name(s, 255).map_err(|reason| {
+                    HeaderError::BadPayloadType {
+                        name: s.clone(),
+                        reason,
+                    }
                 })?;
                 PayloadType::Named(s.clone())
             }

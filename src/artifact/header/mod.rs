@@ -17,8 +17,8 @@ use std::io::Read;
 use serde_json::Value;
 
 use crate::artifact::compression::{self, Compression};
+use crate::artifact::file_names::{self, ScriptName};
 use crate::artifact::json::{self, FieldProblem};
-use crate::artifact::names::{self, ScriptName};
 use crate::stream::limits::Limits;
 use info::HeaderInfo;
 use members::read_members;
@@ -231,7 +231,7 @@ impl CheckedHeader {
                 break;
             };
             let checked =
-                names::check_script_name(script, limits.max_name_len).map_err(|reason| {
+                file_names::check_script_name(script, limits.max_name_len).map_err(|reason| {
                     HeaderError::BadScriptName {
                         name: script.to_owned(),
                         reason,

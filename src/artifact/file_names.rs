@@ -14,7 +14,7 @@ use thiserror::Error;
 /// mints one:
 ///
 /// ```compile_fail,E0423
-/// let forged = artifact_gate::artifact::names::PayloadName("../../etc/shadow".to_owned());
+/// let forged = artifact_gate::artifact::file_names::PayloadName("../../etc/shadow".to_owned());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PayloadName(String);
