@@ -52,15 +52,14 @@ pub fn read_artifact<R: Read>(
             .into());
         }
     }
-    let (trust, format_version, compression, header, files, manifest_sha256) = outcome;
     Ok(VerifiedArtifact {
-        trust,
-        format_version,
-        compression,
-        header,
-        files,
+        trust: outcome.trust,
+        format_version: outcome.format_version,
+        compression: outcome.compression,
+        header: outcome.header,
+        files: outcome.files,
         bytes_read: bytes_before_end,
-        manifest_sha256,
+        manifest_sha256: outcome.manifest_sha256,
     })
 }
 
@@ -70,14 +69,16 @@ type Source<R> = ExtensionGuard<SourceReader<R>>;
 /// An outer entry with its checked name.
 type Named<'a, R> = (String, tar::Entry<'a, Source<R>>);
 
-type Outcome = (
-    Trust,
-    u32,
-    Compression,
-    CheckedHeader,
-    Vec<VerifiedFile>,
-    Sha256Digest,
-);
+/// What the walk over the entries established; it becomes the [`VerifiedArtifact`] only once
+/// the archive's end has been checked too.
+struct Outcome {
+    trust: Trust,
+    format_version: u32,
+    compression: Compression,
+    header: CheckedHeader,
+    files: Vec<VerifiedFile>,
+    manifest_sha256: Sha256Digest,
+}
 
 struct OuterReader<'e, 'a, R: Read> {
     entries: &'e mut tar::Entries<'a, Source<R>>,
@@ -191,14 +192,14 @@ impl<'a, R: Read> OuterReader<'_, 'a, R> {
         if !missing.is_empty() {
             return Err(Rejection::MissingFiles(missing).into());
         }
-        Ok((
-            verified.trust().clone(),
+        Ok(Outcome {
+            trust: verified.trust().clone(),
             format_version,
             compression,
             header,
             files,
-            *verified.raw_digest(),
-        ))
+            manifest_sha256: *verified.raw_digest(),
+        })
     }
 
     /// A name that is not allowed where it stands, with the most specific reason.
