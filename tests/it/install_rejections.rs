@@ -264,6 +264,18 @@ fn no_rejected_artifact_reaches_artifact_install() {
             !calls.contains("ArtifactInstall"),
             "{what}: module saw {calls:?}"
         );
+        // Spec §8.2: a failed Download runs only Cleanup (once the module was started for it);
+        // ArtifactFailure belongs to failures after ArtifactInstall.
+        assert!(
+            !calls.contains("ArtifactFailure"),
+            "{what}: module saw {calls:?}"
+        );
+        if calls.contains("Download\n") {
+            assert!(
+                calls.ends_with("Cleanup\n"),
+                "{what}: the module was not cleaned up: {calls:?}"
+            );
+        }
         assert_eq!(s.run(&["commit"]).code, 2, "{what}: nothing may be pending");
         assert_eq!(s.run(&["show-artifact"]).stdout, "Unknown\n", "{what}");
     }
