@@ -14,7 +14,7 @@ use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::Daemon;
-use super::body::{BodyReader, Events, Watched};
+use super::body::{BodyReader, CancellableProgress, Events};
 use super::peer::Peer;
 use super::wire::{
     ChangeResult, DaemonStatus, Event, InstallRequest, InstallResult, InstallStatus,
@@ -279,7 +279,7 @@ fn run_install(
             return Err(Failure::new(Class::Config, "bad_request", "no input"));
         }
     };
-    let input = Watched::new(input, total, daemon.cancel.clone(), events.clone());
+    let input = CancellableProgress::new(input, total, daemon.cancel.clone(), events.clone());
     let outcome = flow::install(input, &ctx).map_err(|e| e.failure())?;
     let (mut status, reboot) = match outcome {
         InstallOutcome::Committed { reboot } => (InstallStatus::Committed, reboot),

@@ -109,7 +109,7 @@ impl Read for BodyReader {
 /// Wraps the installer's input: counts bytes for progress events and stops the read when the
 /// service is stopping, which sends the install down its error path before anything activates.
 /// (The error is not `Interrupted`: readers retry those.)
-pub struct Watched<R> {
+pub struct CancellableProgress<R> {
     inner: R,
     cancel: Arc<AtomicBool>,
     done: u64,
@@ -118,7 +118,7 @@ pub struct Watched<R> {
     events: Events,
 }
 
-impl<R: Read> Watched<R> {
+impl<R: Read> CancellableProgress<R> {
     /// Watches `inner` (of `total` bytes when known).
     pub fn new(inner: R, total: Option<u64>, cancel: Arc<AtomicBool>, events: Events) -> Self {
         Self {
@@ -135,7 +135,7 @@ impl<R: Read> Watched<R> {
 /// Progress events at most every 1 % (or every 8 MiB when the size is unknown).
 const UNKNOWN_STEP: u64 = 8 * 1024 * 1024;
 
-impl<R: Read> Read for Watched<R> {
+impl<R: Read> Read for CancellableProgress<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Interruption::io(
