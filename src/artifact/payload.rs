@@ -46,21 +46,7 @@ pub(super) fn stream<R: Read>(
         let entries = archive.entries().map_err(|e| io_error(name, e))?;
         for member in entries {
             let member = member.map_err(|e| io_error(name, e))?;
-            let file_name = tar_rules::member_name(&member, limits.max_name_len).map_err(
-                |(entry, reason)| Rejection::BadEntryName {
-                    container: "payload",
-                    entry,
-                    reason,
-                },
-            )?;
-            if let Err(kind) = tar_rules::require_regular(&member) {
-                return Err(Rejection::NotRegular {
-                    container: "payload",
-                    entry: file_name,
-                    kind,
-                }
-                .into());
-            }
+            let file_name = tar_rules::checked_member(&member, "payload", limits.max_name_len)?;
             let file_name = file_names::check_payload_name(&file_name, limits.max_name_len)
                 .map_err(|reason| Rejection::BadPayloadName {
                     entry: file_name.clone(),

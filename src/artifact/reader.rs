@@ -223,21 +223,7 @@ impl<'a, R: Read> OuterReader<'_, 'a, R> {
             return Ok(None);
         };
         let entry = entry.map_err(|e| io_error("artifact", e))?;
-        let name = tar_rules::member_name(&entry, self.limits.max_name_len).map_err(
-            |(entry, reason)| Rejection::BadEntryName {
-                container: "artifact",
-                entry,
-                reason,
-            },
-        )?;
-        if let Err(kind) = tar_rules::require_regular(&entry) {
-            return Err(Rejection::NotRegular {
-                container: "artifact",
-                entry: name,
-                kind,
-            }
-            .into());
-        }
+        let name = tar_rules::checked_member(&entry, "artifact", self.limits.max_name_len)?;
         self.seen.push(name.clone());
         Ok(Some((name, entry)))
     }

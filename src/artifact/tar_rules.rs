@@ -18,6 +18,8 @@ use std::io::{self, Read};
 
 use thiserror::Error;
 
+use super::Rejection;
+
 use super::pax::{PaxFacts, check_pax_into};
 
 pub use super::pax::{BadPax, PaxDefect, PaxProblem};
@@ -92,6 +94,28 @@ pub(crate) fn member_name<R: Read>(
         return fail(EntryNameError::Traversal);
     }
     Ok(name.to_owned())
+}
+
+/// A member of the outer or the payload tar, checked (spec §1.2, §12.5): its name is safe and
+/// it is a regular file. Returns the name; the rejection names `container`.
+pub(crate) fn checked_member<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    container: &'static str,
+    max_len: usize,
+) -> Result<String, Rejection> {
+    let name = member_name(entry, max_len).map_err(|(entry, reason)| Rejection::BadEntryName {
+        container,
+        entry,
+        reason,
+    })?;
+    if let Err(kind) = require_regular(entry) {
+        return Err(Rejection::NotRegular {
+            container,
+            entry: name,
+            kind,
+        });
+    }
+    Ok(name)
 }
 
 /// `Ok` for a regular file; otherwise the member's type, for the error message.
