@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::{HeaderError, PayloadType};
+use super::{HeaderError, PayloadType, json_member};
 use crate::artifact::file_names;
-use crate::artifact::json::{self, CiObject, FieldProblem};
+use crate::artifact::json::{CiObject, FieldProblem};
 
 pub(super) struct HeaderInfo {
     pub(super) payload_type: PayloadType,
@@ -20,15 +20,7 @@ impl HeaderInfo {
     /// Spec §5.2: `payloads`, `artifact_provides`, `artifact_depends`; unknown keys refused (as
     /// the Go reader does), exactly one payload.
     pub(super) fn parse(raw: &[u8]) -> Result<Self, HeaderError> {
-        const MEMBER: &str = "header-info";
-        let field = |problem| HeaderError::Field {
-            member: MEMBER,
-            problem,
-        };
-        let value = json::parse_unique(raw).map_err(|detail| HeaderError::Json {
-            member: MEMBER,
-            detail,
-        })?;
+        let (value, field) = json_member("header-info", raw)?;
         let top = CiObject::new(&value, "").map_err(field)?;
         top.only(&["payloads", "artifact_provides", "artifact_depends"])
             .map_err(field)?;

@@ -322,6 +322,16 @@ impl CheckedHeader {
     }
 }
 
+/// A header JSON member (`header-info`, `type-info`) parsed with duplicate keys refused, and
+/// the error for a field of it (spec §5).
+pub(super) fn json_member(
+    member: &'static str,
+    raw: &[u8],
+) -> Result<(Value, impl Fn(FieldProblem) -> HeaderError + Copy), HeaderError> {
+    let value = json::parse_unique(raw).map_err(|detail| HeaderError::Json { member, detail })?;
+    Ok((value, move |problem| HeaderError::Field { member, problem }))
+}
+
 /// A payload type as a message names it: quoted, or `null` for an empty payload.
 pub(super) fn payload_type_words(value: Option<&str>) -> String {
     value.map_or_else(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{HeaderError, PayloadType};
+use super::{HeaderError, PayloadType, json_member};
 use crate::artifact::json::{self, CiObject, FieldProblem};
 
 pub(super) struct TypeInfo {
@@ -20,15 +20,7 @@ impl TypeInfo {
     /// Spec §5.3. Provides values are strings; depends values are strings or string arrays
     /// (the Go client accepts both; we do too, and keep a string as a one-element list).
     pub(super) fn parse(raw: &[u8]) -> Result<Self, HeaderError> {
-        const MEMBER: &str = "headers/0000/type-info";
-        let field = |problem| HeaderError::Field {
-            member: MEMBER,
-            problem,
-        };
-        let value = json::parse_unique(raw).map_err(|detail| HeaderError::Json {
-            member: MEMBER,
-            detail,
-        })?;
+        let (value, field) = json_member("headers/0000/type-info", raw)?;
         let top = CiObject::new(&value, "").map_err(field)?;
         top.only(&[
             "type",
