@@ -24,6 +24,7 @@ want=(
     # (systemd-analyze) and for socket activation (systemd-socket-activate).
     curl systemd util-linux
     strace            # fault injection: SIGKILL at chosen system calls (issue #6)
+    nginx-light       # the real web server of the HTTPS, resume and channel tests (issue #14)
 )
 for group in "$@"; do
     case $group in
@@ -52,7 +53,16 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     # A mirror caught mid-sync fails one update now and then; try again before giving up.
     $SUDO apt-get update -o Acquire::Retries=3 || $SUDO apt-get update -o Acquire::Retries=3
+    # nginx's package starts the service on port 80 unless policy-rc.d says no; the tests
+    # start their own nginx, so nothing is started here.
+    made_policy=""
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
     $SUDO apt-get install -y --no-install-recommends -o Acquire::Retries=3 "${missing[@]}"
+    if [[ -n "$made_policy" ]]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -9,7 +9,8 @@
 //! The modules, in the order an artifact's bytes meet them (`docs/architecture.md` has the
 //! full map, with the check each one enforces):
 //!
-//! 1. [`stream`]: where bytes come from (file, stdin, HTTPS), the caps on them, exact-length
+//! 1. [`fetch`]: the HTTPS client (trusted certificates, resumable downloads);
+//!    [`stream`]: where bytes come from (file, stdin, HTTPS), the caps on them, exact-length
 //!    members and the hash worker.
 //! 2. [`artifact`]: the outer tar walker, the manifest, names, header and payload checks; it
 //!    mints [`artifact::CheckedHeader`], [`artifact::VerifiedFile`] and
@@ -31,6 +32,8 @@
 //! `config`, `daemon` and `cli`.
 
 // The verifier's layers, in data-path order.
+pub mod fetch;
+
 pub mod stream;
 
 pub mod artifact;
@@ -46,6 +49,8 @@ pub mod install;
 pub mod state;
 
 // Around them.
+pub mod channel;
+
 pub mod config;
 
 pub mod error;

@@ -6,11 +6,13 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::mender_conf::{self, ConfigError, MenderConfig, MenderPaths};
 use crate::config::settings::{DaemonConfig, set_limit};
+use crate::fetch::retry::DownloadPolicy;
 use crate::install::bootenv::BootEnv;
 use crate::install::context::InstallContext;
 use crate::install::grubenv::GrubEnv;
@@ -19,7 +21,7 @@ use crate::install::scripts::RetryPolicy;
 use crate::keys::load::{self, BrokenKey};
 use crate::signature::SignaturePolicy;
 use crate::stream::limits::Limits;
-use crate::stream::source::{Source, SourceError};
+use crate::stream::source::{Source, SourceError, UrlOptions};
 
 /// Why a command cannot get what it needs from the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -239,25 +241,46 @@ impl Settings {
         Ok(report)
     }
 
-    /// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf).
+    /// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf,
+    /// downloading as `[download]` says).
     pub fn open_input(&self, artifact: &Path) -> Result<Box<dyn Read + Send>, Error> {
+        self.open_input_until(artifact, None)
+    }
+
+    /// [`Self::open_input`], a download's waits ending when `cancel` is set.
+    pub fn open_input_until(
+        &self,
+        artifact: &Path,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<Box<dyn Read + Send>, Error> {
         let source = Source::parse(artifact);
         let server_certificate = match &source {
-            Source::Url(_) => match self.mender()?.get("ServerCertificate") {
-                Some((_, serde_json::Value::String(p))) if !p.is_empty() => Some(PathBuf::from(p)),
-                Some((file, _)) => {
-                    return Err(ConfigError::WrongType {
-                        path: file.to_owned(),
-                        key: "ServerCertificate",
-                        expected: "a certificate file path",
-                    }
-                    .into());
-                }
-                None => None,
-            },
+            Source::Url(_) => self.server_certificate()?,
             _ => None,
         };
-        Ok(source.open(server_certificate.as_deref())?)
+        let options = UrlOptions {
+            server_certificate,
+            policy: match &source {
+                Source::Url(_) => self.gate()?.download.clone(),
+                _ => DownloadPolicy::default(),
+            },
+            cancel,
+        };
+        Ok(source.open(&options)?)
+    }
+
+    /// `ServerCertificate` from mender.conf, when set.
+    pub fn server_certificate(&self) -> Result<Option<PathBuf>, Error> {
+        match self.mender()?.get("ServerCertificate") {
+            Some((_, serde_json::Value::String(p))) if !p.is_empty() => Ok(Some(PathBuf::from(p))),
+            Some((file, _)) => Err(ConfigError::WrongType {
+                path: file.to_owned(),
+                key: "ServerCertificate",
+                expected: "a certificate file path",
+            }
+            .into()),
+            None => Ok(None),
+        }
     }
 
     /// The main mender.conf's path, as messages name it.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::channel::ChannelConfig;
+use crate::fetch::retry::DownloadPolicy;
 use crate::stream::limits::Limits;
 
 /// Where the file is looked for without `--config-file`.
@@ -35,6 +37,10 @@ pub struct DaemonConfig {
     pub boot: BootConfig,
     /// Resource limits (`[limits]`).
     pub limits: Limits,
+    /// How downloads retry, time out and pace themselves (`[download]`).
+    pub download: DownloadPolicy,
+    /// An update channel the daemon polls (`[channel]`).
+    pub channel: Option<ChannelConfig>,
 }
 
 /// `[api]`.
@@ -201,6 +207,16 @@ impl DaemonConfig {
                 path,
                 key: "limits.upload_stall_seconds",
                 detail: "must be at least 1".to_owned(),
+            });
+        }
+        if let Some(Err((key, detail))) = config.channel.as_ref().map(ChannelConfig::check) {
+            return Err(DaemonConfigError::Value { path, key, detail });
+        }
+        if let Err((key, detail)) = config.download.check() {
+            return Err(DaemonConfigError::Value {
+                path,
+                key,
+                detail: detail.to_owned(),
             });
         }
         if config.update.reboot_after_install && config.update.reboot_command.is_empty() {

@@ -121,6 +121,7 @@ async fn status(daemon: &Arc<Daemon>) -> Response<Body> {
             installed,
             operation: d.activity(),
             last_boot_check: d.last_resume(),
+            channel: d.channel_status(),
         })
     })
     .await;
@@ -155,7 +156,7 @@ pub fn parse_install_request(bytes: &[u8]) -> Result<NamedInput, Failure> {
 }
 
 /// An uploaded artifact as a blocking reader, with its announced length.
-type Streamed = (Box<dyn Read + Send>, Option<u64>);
+pub(super) type Streamed = (Box<dyn Read + Send>, Option<u64>);
 
 enum Input {
     Stream(Incoming, Option<u64>),
@@ -250,7 +251,7 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
 }
 
 /// The install itself, on a blocking thread. Returns the final event's content.
-fn run_install(
+pub(super) fn run_install(
     daemon: &Arc<Daemon>,
     stream: Option<Streamed>,
     source: Option<PathBuf>,
@@ -272,7 +273,9 @@ fn run_install(
                 .ok()
                 .filter(std::fs::Metadata::is_file)
                 .map(|m| m.len());
-            let input = settings.open_input(&source).map_err(|e| e.failure())?;
+            let input = settings
+                .open_input_until(&source, Some(daemon.cancel.clone()))
+                .map_err(|e| e.failure())?;
             (input, total)
         }
         (None, None) => {

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod api_client;
 pub mod body;
+mod channel;
 pub mod peer;
 mod serve;
 pub mod systemd;
@@ -29,7 +30,7 @@ use crate::error::{Class, Classify};
 use crate::install::context::InstallContext;
 use crate::install::resume::{self, Resumed};
 use crate::keys::load::BrokenKey;
-use wire::{BootCheck, Operation};
+use wire::{BootCheck, ChannelStatus, Operation};
 
 pub use serve::run;
 
@@ -98,6 +99,8 @@ pub struct Daemon {
     cancel: Arc<AtomicBool>,
     /// The same, for the tasks that pump uploads.
     stop: tokio::sync::watch::Sender<bool>,
+    /// The update channel's state, when `[channel]` is set.
+    channel: Mutex<Option<ChannelStatus>>,
 }
 
 /// Holds the "one operation at a time" slot; dropping it frees the slot.
@@ -203,6 +206,23 @@ impl Daemon {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = ctx.broken_keys.clone();
         Ok(ctx)
+    }
+
+    /// The channel's state, for `GET /v1/status`.
+    fn channel_status(&self) -> Option<ChannelStatus> {
+        self.channel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the channel's state (made when first changed).
+    fn update_channel(&self, change: impl FnOnce(&mut ChannelStatus)) {
+        let mut state = self
+            .channel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(state.get_or_insert_with(ChannelStatus::default));
     }
 
     /// The unusable verify-key entries, for `GET /v1/status`.

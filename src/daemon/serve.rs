@@ -34,6 +34,7 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
         broken_keys: Mutex::new(Vec::new()),
         cancel: Arc::new(AtomicBool::new(false)),
         stop: tokio::sync::watch::channel(false).0,
+        channel: Mutex::new(None),
     });
     // Keys, device type and partitions are checked now: a device that cannot verify must not
     // report itself ready.
@@ -144,6 +145,7 @@ async fn serve(
             }
         });
     }
+    super::channel::spawn(&daemon);
     systemd::ready("idle");
     let slots = Arc::new(tokio::sync::Semaphore::new(
         daemon.config.limits.max_connections.max(1),

@@ -68,6 +68,16 @@ pub enum InstallStatus {
     Committed,
 }
 
+impl InstallStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Installed => "installed",
+            Self::Committed => "committed",
+        }
+    }
+}
+
 /// The answer to `POST /v1/commit` and `POST /v1/rollback`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +98,22 @@ pub struct DaemonStatus {
     pub operation: Option<Operation>,
     /// What the start-up boot check did.
     pub last_boot_check: Option<BootCheck>,
+    /// The update channel's state, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ChannelStatus>,
+}
+
+/// The update channel in `GET /v1/status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStatus {
+    /// The URL polled (templates filled in; empty before the first poll).
+    pub url: String,
+    /// When the last poll ended (RFC 3339, UTC).
+    pub last_check: Option<String>,
+    /// What it found.
+    pub last_result: Option<crate::channel::PollResult>,
+    /// When the next poll starts.
+    pub next_check: Option<String>,
 }
 
 /// The running operation.

@@ -11,6 +11,7 @@ use crate::artifact::version::VersionError;
 use crate::artifact::{ReadError, Rejection, SinkError};
 use crate::config::mender_conf::ConfigError;
 use crate::config::settings::DaemonConfigError;
+use crate::fetch::FetchError;
 use crate::install::context::InstallError;
 use crate::install::download::DownloadError;
 use crate::install::module::ModuleError;
@@ -26,6 +27,12 @@ use crate::stream::source::SourceError;
 pub fn io_class(e: &io::Error) -> (Class, &'static str) {
     if e.get_ref().is_some_and(|inner| inner.is::<Interruption>()) {
         return (Class::Interrupted, "interrupted");
+    }
+    if let Some(fetch) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<FetchError>())
+    {
+        return (fetch.class(), fetch.code());
     }
     match e.kind() {
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => (Class::Failed, "no_space"),
@@ -349,18 +356,15 @@ impl Classify for DaemonConfigError {
 impl Classify for SourceError {
     fn class(&self) -> Class {
         match self {
-            Self::PlainHttp(_) | Self::ServerCertificate { .. } => Class::Config,
             Self::Open { source, .. } => io_class(source).0,
-            Self::Download { .. } => Class::Failed,
+            Self::Fetch(e) => e.class(),
         }
     }
 
     fn code(&self) -> &'static str {
         match self {
-            Self::PlainHttp(_) => "plain_http",
-            Self::ServerCertificate { .. } => "server_certificate",
             Self::Open { .. } => "source_unavailable",
-            Self::Download { .. } => "download_failed",
+            Self::Fetch(e) => e.code(),
         }
     }
 }

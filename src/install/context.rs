@@ -46,7 +46,7 @@ pub struct InstallContext {
 
 impl InstallContext {
     /// The state directory.
-    pub(super) fn store(&self) -> Store {
+    pub fn store(&self) -> Store {
         Store::new(&self.paths.datastore_dir)
     }
 

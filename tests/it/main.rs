@@ -27,6 +27,7 @@ mod install_rejections;
 mod key_list;
 mod large;
 mod modules;
+mod resume;
 mod robustness;
 mod rootfs;
 mod stream_tail;
@@ -34,3 +35,4 @@ mod streaming;
 mod strictness;
 #[cfg(feature = "pkcs11")]
 mod tokens;
+mod web;
