@@ -321,8 +321,9 @@ mod tests {
         let uncommented: String = text
             .lines()
             .map(|l| {
+                // Keys, and the headers of tables that are off by default (`# [channel]`).
                 l.strip_prefix("# ")
-                    .filter(|r| r.contains(" = "))
+                    .filter(|r| r.contains(" = ") || r.starts_with('['))
                     .unwrap_or(l)
             })
             .map(|l| format!("{l}\n"))

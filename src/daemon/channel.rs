@@ -171,6 +171,7 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
                 .download(&url, found.validator.clone())
                 .map_err(|e| e.failure())?;
             let total = download.total();
+            let resumes = download.resume_counter();
             let (events, _body) = Events::channel();
             let result =
                 match api::run_install(daemon, Some((Box::new(download), total)), None, &events) {
@@ -189,6 +190,20 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
                         ),
                         artifact_name: Some(artifact_name),
                     },
+                    // A refusal after a resume is not remembered: a server whose validators miss a
+                    // change (nginx's are size and mtime in seconds) can splice two versions, which
+                    // the verifier refuses; the next poll downloads the file whole again.
+                    Err(failure)
+                        if failure.class == Class::Rejected
+                            && resumes.load(std::sync::atomic::Ordering::Relaxed) > 0 =>
+                    {
+                        let mut result = failed(&failure);
+                        result.detail.push_str(
+                            " (the download was resumed, so the refusal is not remembered; the \
+                         next poll fetches the artifact again)",
+                        );
+                        return Ok(result);
+                    }
                     Err(failure) if failure.class == Class::Rejected => PollResult {
                         result: "rejected".to_owned(),
                         detail: format!(

@@ -10,6 +10,8 @@
 //! restarts; it only sees a reader that paused.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::http::{Body, Request, Response};
@@ -67,7 +69,7 @@ pub struct Download {
     validator: Option<Validator>,
     /// Attempts in a row without a new byte.
     failures: u32,
-    resumes: u32,
+    resumes: Arc<AtomicU32>,
     started: Instant,
     /// The end was reached (and logged).
     finished: bool,
@@ -79,7 +81,7 @@ impl std::fmt::Debug for Download {
             .field("url", &self.url.to_string())
             .field("offset", &self.offset)
             .field("total", &self.total)
-            .field("resumes", &self.resumes)
+            .field("resumes", &self.resumes.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +103,7 @@ impl Download {
             total: None,
             validator: expect,
             failures: 0,
-            resumes: 0,
+            resumes: Arc::new(AtomicU32::new(0)),
             started: Instant::now(),
             finished: false,
         };
@@ -130,9 +132,9 @@ impl Download {
         self.validator.as_ref()
     }
 
-    /// How many times the download reconnected.
-    pub fn resumes(&self) -> u32 {
-        self.resumes
+    /// How many times the download reconnected, readable after the download was handed on.
+    pub fn resume_counter(&self) -> Arc<AtomicU32> {
+        self.resumes.clone()
     }
 
     /// One connection: the whole file at offset 0, else the rest from `offset`.
@@ -303,7 +305,7 @@ impl Download {
             };
             loop {
                 self.wait_before_retry(&cause)?;
-                self.resumes += 1;
+                self.resumes.fetch_add(1, Ordering::Relaxed);
                 match self.connect() {
                     Ok(()) => break,
                     Err(e) if e.is_transient() => cause = e,
@@ -318,14 +320,14 @@ impl Download {
             return;
         }
         self.finished = true;
-        let plural = if self.resumes == 1 { "" } else { "s" };
+        let resumes = self.resumes.load(Ordering::Relaxed);
+        let plural = if resumes == 1 { "" } else { "s" };
         // Resumes are worth an operator's eye (a flaky link); a clean download is routine.
-        if self.resumes > 0 {
+        if resumes > 0 {
             tracing::warn!(
                 url = %self.url,
                 bytes = self.offset,
-                "download complete after {} resume{plural}",
-                self.resumes
+                "download complete after {resumes} resume{plural}"
             );
         } else {
             tracing::info!(url = %self.url, bytes = self.offset, "download complete after 0 resumes");
@@ -335,6 +337,10 @@ impl Download {
 
 impl Read for Download {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // An empty read is no sign of a lost connection (readers do make them).
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let limit = match self.client.policy().max_bytes_per_second {
             // Small reads, so the cap holds over short spans too.
             Some(rate) => usize::try_from(rate / 8).unwrap_or(usize::MAX).max(1024),

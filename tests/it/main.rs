@@ -14,6 +14,7 @@
 mod accept;
 mod attacks;
 mod bootstrap;
+mod channel;
 mod cli;
 mod daemon;
 mod device;

@@ -6,6 +6,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+
+use crate::fixtures::Scratch;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -223,9 +225,26 @@ http {{
 
     /// Puts `file` at `www/name`, replacing atomically what was there (as a deploy would).
     pub fn publish(&self, name: &str, file: &Path) {
-        let tmp = self.www.join(format!(".{name}.tmp"));
+        // nginx's validators are the size and the mtime in whole seconds: each publication
+        // gets an mtime of its own, as deploys seconds apart would.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let step = NEXT.fetch_add(1, Ordering::SeqCst);
+        let mtime = std::time::SystemTime::now() + Duration::from_secs(10 * (step + 1));
+        self.publish_at(name, file, mtime);
+    }
+
+    /// Puts `file` at `www/name` with the modification time `mtime`.
+    pub fn publish_at(&self, name: &str, file: &Path, mtime: std::time::SystemTime) {
+        let target = self.www.join(name);
+        let tmp = target.with_extension("publishing");
         std::fs::copy(file, &tmp).unwrap();
-        std::fs::rename(tmp, self.www.join(name)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        std::fs::rename(tmp, target).unwrap();
     }
 
     /// The access log's lines: `status uri "range" "if-range" "if-none-match" bytes`.
@@ -273,6 +292,38 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// About 1 MiB of text that compresses poorly, so the artifact is about that size.
+pub fn payload(seed: u64) -> String {
+    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..64 * 1024)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            format!("{:016x}", x >> 1)
+        })
+        .collect()
+}
+
+/// A module device trusting `trust`, with `[download]` settings `download`.
+pub fn device(trust: &Path, download: &str) -> Scratch {
+    let s = crate::fixtures::module_device();
+    s.write(
+        "etc/mender.conf",
+        format!(
+            r#"{{"ArtifactVerifyKey":"{}","ServerCertificate":"{}"}}"#,
+            crate::fixtures::fx().path("rsa.pub").display(),
+            trust.display()
+        )
+        .as_bytes(),
+    );
+    s.write(
+        "etc/artifact-gate.toml",
+        format!("[download]\n{download}\n").as_bytes(),
+    );
+    s
 }
 
 /// What the proxy does to one connection, counted in bytes from the server.
