@@ -172,11 +172,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let ctx = settings.install_context(args.allow_unsigned)?;
             warn_broken_keys(&ctx.broken_keys);
             first_start_bootstrap(&settings, &ctx, &args.artifact)?;
-            let input = settings.open_input(&args.artifact)?;
-            let size = std::fs::metadata(&args.artifact)
-                .ok()
-                .filter(std::fs::Metadata::is_file)
-                .map(|m| m.len());
+            let (input, size) = settings.open_input_sized(&args.artifact, None)?;
             let input = Progress::new(input, size, "installing");
             let outcome = flow::install(input, &ctx)?;
             let (reboot, text) = match outcome {

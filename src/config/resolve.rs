@@ -21,7 +21,7 @@ use crate::install::scripts::RetryPolicy;
 use crate::keys::load::{self, BrokenKey};
 use crate::signature::SignaturePolicy;
 use crate::stream::limits::Limits;
-use crate::stream::source::{Source, SourceError, UrlOptions};
+use crate::stream::source::{Opened, Source, SourceError, UrlOptions};
 
 /// Why a command cannot get what it needs from the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -244,15 +244,16 @@ impl Settings {
     /// Opens a file, `-` or an `https://` URL (trusting `ServerCertificate` from mender.conf,
     /// downloading as `[download]` says).
     pub fn open_input(&self, artifact: &Path) -> Result<Box<dyn Read + Send>, Error> {
-        self.open_input_until(artifact, None)
+        Ok(self.open_input_sized(artifact, None)?.0)
     }
 
-    /// [`Self::open_input`], a download's waits ending when `cancel` is set.
-    pub fn open_input_until(
+    /// [`Self::open_input`] with the input's length when known, a download's waits ending
+    /// when `cancel` is set.
+    pub fn open_input_sized(
         &self,
         artifact: &Path,
         cancel: Option<Arc<AtomicBool>>,
-    ) -> Result<Box<dyn Read + Send>, Error> {
+    ) -> Result<Opened, Error> {
         let source = Source::parse(artifact);
         let server_certificate = match &source {
             Source::Url(_) => self.server_certificate()?,

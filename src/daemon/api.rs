@@ -268,16 +268,9 @@ pub(super) fn run_install(
     });
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = match (stream, source) {
         (Some(stream), _) => stream,
-        (None, Some(source)) => {
-            let total = std::fs::metadata(&source)
-                .ok()
-                .filter(std::fs::Metadata::is_file)
-                .map(|m| m.len());
-            let input = settings
-                .open_input_until(&source, Some(daemon.cancel.clone()))
-                .map_err(|e| e.failure())?;
-            (input, total)
-        }
+        (None, Some(source)) => settings
+            .open_input_sized(&source, Some(daemon.cancel.clone()))
+            .map_err(|e| e.failure())?,
         (None, None) => {
             return Err(Failure::new(Class::Config, "bad_request", "no input"));
         }

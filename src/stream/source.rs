@@ -43,6 +43,9 @@ pub enum SourceError {
     Fetch(#[from] FetchError),
 }
 
+/// An opened source: its reader and, when known, its length.
+pub type Opened = (Box<dyn Read + Send>, Option<u64>);
+
 /// How an `https://` source is fetched.
 #[derive(Debug, Clone, Default)]
 pub struct UrlOptions {
@@ -68,16 +71,22 @@ impl Source {
     }
 
     /// Opens the source for one streaming read.
-    pub fn open(&self, url_options: &UrlOptions) -> Result<Box<dyn Read + Send>, SourceError> {
-        let reader: Box<dyn Read + Send> = match self {
-            Self::Stdin => Box::new(io::stdin()),
+    /// Returns the reader and, when known, the length (a regular file's size, a download's
+    /// `Content-Length`), for progress.
+    pub fn open(&self, url_options: &UrlOptions) -> Result<Opened, SourceError> {
+        let (reader, length): Opened = match self {
+            Self::Stdin => (Box::new(io::stdin()), None),
             Self::File(path) => {
-                Box::new(
-                    std::fs::File::open(path).map_err(|source| SourceError::Open {
-                        path: path.display().to_string(),
-                        source,
-                    })?,
-                )
+                let file = std::fs::File::open(path).map_err(|source| SourceError::Open {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let length = file
+                    .metadata()
+                    .ok()
+                    .filter(std::fs::Metadata::is_file)
+                    .map(|m| m.len());
+                (Box::new(file), length)
             }
             Self::Url(url) => {
                 let mut client = Client::new(
@@ -87,9 +96,15 @@ impl Source {
                 if let Some(cancel) = &url_options.cancel {
                     client = client.with_cancel(cancel.clone());
                 }
-                Box::new(client.download(&HttpsUrl::parse(url).map_err(FetchError::from)?, None)?)
+                let download =
+                    client.download(&HttpsUrl::parse(url).map_err(FetchError::from)?, None)?;
+                let length = download.total();
+                (Box::new(download), length)
             }
         };
-        Ok(Box::new(BufReader::with_capacity(256 * 1024, reader)))
+        Ok((
+            Box::new(BufReader::with_capacity(256 * 1024, reader)),
+            length,
+        ))
     }
 }
