@@ -19,6 +19,10 @@
 # ArtifactCommit_Enter script, its health check, fails); the bootloader starts slot A; the
 # daemon's commit fails, it rolls back and reboots; the bootloader starts slot B again, and
 # release-2 is still the installed artifact with nothing pending.
+# Scenario 3, an update from a channel (issue #14): the operator turns on `[channel]` on slot
+# B; its daemon polls nginx on the host (the guest reaches the host's loopback as 10.0.2.2
+# through QEMU's user-mode network, nothing else), reads release-4's signed head, downloads and
+# installs it, reboots into slot A and commits.
 #
 #   scripts/system-test.sh ARMV7_BINARY     (needs root; installs its packages with scripts/install-deps.sh arm)
 # Set SYSTEST_KEEP=1 to keep the work directory (consoles in boot-*.log). For development only,
@@ -29,6 +33,7 @@ cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:?usage: scripts/system-test.sh ARMV7_BINARY}")
 scripts/install-deps.sh arm >/dev/null
 source scripts/lib/armhf.sh
+source scripts/lib/nginx.sh
 W=$(mktemp -d /tmp/systest.XXXXXX)
 cleanup() {
     binfmt_arm_unregister
@@ -78,7 +83,7 @@ add_module() {
     [[ " ${mods[*]} " == *" $m "* ]] || mods+=("$m")
 }
 for m in kernel/crypto/crc32c_generic.ko kernel/drivers/virtio/virtio_mmio.ko \
-    kernel/drivers/block/virtio_blk.ko kernel/fs/ext4/ext4.ko; do
+    kernel/drivers/block/virtio_blk.ko kernel/fs/ext4/ext4.ko kernel/drivers/net/virtio_net.ko; do
     add_module "$m"
 done
 for m in "${mods[@]}"; do
@@ -155,6 +160,10 @@ EOF
 printf '/dev/vda %s %s\n/dev/vda %s %s\n' $ENV_A $ENV_SIZE $ENV_B $ENV_SIZE >"$R/etc/fw_env.config"
 printf '/dev/vda3 /var/lib/mender ext4 defaults 0 0\n' >"$R/etc/fstab"
 echo artifact-gate-test >"$R/etc/hostname"
+# QEMU's user-mode network, when a boot has one: the guest is 10.0.2.15, the host 10.0.2.2.
+mkdir -p "$R/etc/systemd/network"
+printf '[Match]\nName=e*\n\n[Network]\nAddress=10.0.2.15/24\nGateway=10.0.2.2\n' \
+    >"$R/etc/systemd/network/10-qemu.network"
 # The journal goes to the serial console too, so the harness sees the daemon's log lines.
 mkdir -p "$R/etc/systemd/journald.conf.d"
 printf '[Journal]\nForwardToConsole=yes\nMaxLevelConsole=info\nTTYPath=/dev/ttyAMA0\n' \
@@ -202,7 +211,8 @@ StandardOutput=journal+console
 [Install]
 WantedBy=multi-user.target
 EOF
-systemctl --root="$R" enable artifact-gate.socket artifact-gate.service agtest.service >/dev/null 2>&1
+systemctl --root="$R" enable artifact-gate.socket artifact-gate.service agtest.service \
+    systemd-networkd.service >/dev/null 2>&1
 binfmt_arm_unregister
 
 # --- Three slot images, two signed artifacts, the disk --------------------------------------
@@ -215,6 +225,38 @@ make_image() { # NAME OUTPUT
 make_image release-1 "$W/release-1.ext4"
 make_image release-2 "$W/release-2.ext4"
 make_image release-3 "$W/release-3.ext4"
+# The channel's server: nginx on the host's loopback with the self-signed certificate a bare
+# `openssl req -x509` makes (CA:TRUE), for the address the guest sees the host at.
+N=$W/nginx
+mkdir -p "$N/www/beaglebone"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$N/srv.key" \
+    -out "$N/srv.pem" -subj /CN=10.0.2.2 -days 2 -addext subjectAltName=IP:10.0.2.2 2>/dev/null
+NGINX_PORT=$(free_port)
+CHANNEL_URL="https://10.0.2.2:$NGINX_PORT/{device_type}/stable.mender"
+# The channel's settings, as the operator writes them; release-4 ships with them already.
+C=$W/channel-config
+mkdir -p "$C"
+cat >"$C/artifact-gate.toml" <<EOF
+[update]
+reboot_after_install = true
+reboot_command = ["/usr/local/bin/agtest-reboot"]
+
+[channel]
+url = "$CHANNEL_URL"
+poll_seconds = 10
+EOF
+cat >"$C/mender.conf" <<'EOF'
+{
+  "ArtifactVerifyKey": "/etc/mender/artifact-verify-key.pem",
+  "ServerCertificate": "/etc/mender/server.crt",
+  "RootfsPartA": "/dev/vda1",
+  "RootfsPartB": "/dev/vda2"
+}
+EOF
+cp "$C/artifact-gate.toml" "$R/etc/artifact-gate/artifact-gate.toml"
+cp "$C/mender.conf" "$R/etc/mender/mender.conf"
+cp "$N/srv.pem" "$R/etc/mender/server.crt"
+make_image release-4 "$W/release-4.ext4"
 mkdir -p "$W/data/incoming"
 echo "device_type=beaglebone" >"$W/data/device_type"
 printf '#!/bin/sh\necho "health check: the service this release needs is missing" >&2\nexit 1\n' \
@@ -228,6 +270,8 @@ write_artifact() { # NAME [mender-artifact options…]
 }
 write_artifact release-2
 write_artifact release-3 -s "$W/ArtifactCommit_Enter_50_health"
+write_artifact release-4
+mv "$W/data/incoming/release-4.mender" "$N/www/beaglebone/stable.mender"
 mkfs.ext4 -q -F -L data -d "$W/data" "$W/data.ext4" "${DATA_MB}M" >/dev/null
 
 DISK=$W/disk.img
@@ -270,6 +314,7 @@ bootloader() {
     var mender_boot_part
 }
 
+NIC=(-nic none)
 # boot STEP EXPECTED_PART: one boot until the guest powers off or reboots; its console is
 # boot-N.log.
 boot() {
@@ -280,7 +325,7 @@ boot() {
     step "boot $BOOTS: slot $part, agtest.step=$step"
     [[ $part == "$expect" ]] || fail "boot $BOOTS: the bootloader chose slot $part, expected $expect"
     timeout 600 qemu-system-arm -M virt -cpu cortex-a15 -smp 2 -m 1024 -nographic -no-reboot \
-        -nic none -monitor none -serial stdio \
+        "${NIC[@]}" -monitor none -serial stdio \
         -drive "if=none,id=disk,format=raw,file=$DISK" -device virtio-blk-device,drive=disk \
         -kernel "$KERNEL" -initrd "$W/initramfs.gz" \
         -append "console=ttyAMA0 root=/dev/vda$part rootwait panic=-1 quiet agtest.step=$step" \
@@ -334,4 +379,38 @@ expect 4 '^AGTEST boot root=/dev/vda2 image=release-2' "slot B runs release-2 ag
 expect 4 'boot check: .*"result":"nothing pending"' "nothing is pending"
 expect 4 '^AGTEST status .*"artifact_name": ?"release-2"' "release-2 is still the installed artifact"
 expect 4 '^AGTEST done' "the guest finished"
-step "full-system test passed: $BOOTS boots, both scenarios"
+
+# Scenario 3: the operator turns the channel on in slot B (its configuration files, written
+# into the partition); nginx on the host serves release-4.
+step "scenario 3: nginx on 127.0.0.1:$NGINX_PORT serves the channel; slot B's channel is on"
+nginx_start "$N" "$NGINX_PORT" || fail "nginx did not start ($N/error.log)"
+trap 'nginx_stop "$N"; cleanup' EXIT
+SLOT_B_OFFSET=$((PART_START_MB + ROOTFS_MB))
+dd if="$DISK" of="$W/slot-b.ext4" bs=1M skip=$SLOT_B_OFFSET count=$ROOTFS_MB status=none
+debugfs -w "$W/slot-b.ext4" >"$W/debugfs.log" 2>&1 <<EOF || fail "debugfs on slot B"
+rm /etc/artifact-gate/artifact-gate.toml
+write $C/artifact-gate.toml /etc/artifact-gate/artifact-gate.toml
+rm /etc/mender/mender.conf
+write $C/mender.conf /etc/mender/mender.conf
+write $N/srv.pem /etc/mender/server.crt
+EOF
+dd if="$W/slot-b.ext4" of="$DISK" bs=1M seek=$SLOT_B_OFFSET conv=notrunc status=none
+rm -f "$W/slot-b.ext4"
+NIC=(-netdev user,id=net0 -device virtio-net-device,netdev=net0)
+boot wait 2
+expect 5 '^AGTEST boot root=/dev/vda2 image=release-2' "slot B runs release-2 with the channel on"
+expect 5 'channel: release-4 is new for this device' "the daemon read release-4's head from the channel"
+expect 5 'rebooting into the update' "installed it and rebooted"
+expect_env mender_boot_part 1
+expect_env upgrade_available 1
+grep -qE '^206 /beaglebone/stable.mender "bytes=0-65535"' "$N/access.log" ||
+    fail "nginx's log shows no head request: $(cat "$N/access.log")"
+grep -qE '^200 /beaglebone/stable.mender' "$N/access.log" ||
+    fail "nginx's log shows no download: $(cat "$N/access.log")"
+echo "   ok: nginx served the head (206) and then the artifact (200)"
+
+boot check 1
+expect 6 '^AGTEST boot root=/dev/vda1 image=release-4' "slot A runs release-4"
+expect 6 'boot check: .*"artifact_name":"release-4".*"result":"committed"' "the boot check committed release-4"
+expect 6 '^AGTEST status .*"artifact_name": ?"release-4"' "release-4 is the installed artifact"
+step "full-system test passed: $BOOTS boots, three scenarios"
