@@ -46,6 +46,9 @@ pub enum DaemonError {
     /// mender.conf, the keys or the device type (checked once at start, fail closed).
     #[error("device configuration: {0}")]
     Setup(#[from] resolve::Error),
+    /// `[channel]` is set, but `ServerCertificate` cannot be used to reach it.
+    #[error("update channel: {0}")]
+    Channel(#[from] crate::fetch::tls::TlsSetupError),
     /// `install_group`.
     #[error("daemon configuration: install_group: {0}")]
     Group(String),
@@ -70,7 +73,7 @@ impl DaemonError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Setup(e) => e.class().exit_code(),
-            Self::Config(_) | Self::Group(_) => Class::Config.exit_code(),
+            Self::Config(_) | Self::Group(_) | Self::Channel(_) => Class::Config.exit_code(),
             Self::AlreadyRunning(_) | Self::Socket { .. } | Self::Runtime(_) => {
                 Class::Failed.exit_code()
             }

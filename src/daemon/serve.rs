@@ -42,6 +42,12 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
     for key in &ctx.broken_keys {
         tracing::warn!("verify key not used (the other keys verify): {key}");
     }
+    // A channel the daemon could never reach is a configuration error now, not a `failed`
+    // poll every interval.
+    if daemon.config.channel.is_some() {
+        let certificate = daemon.settings().server_certificate()?;
+        crate::fetch::tls::TlsClient::new(certificate.as_deref())?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(8)

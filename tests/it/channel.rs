@@ -281,3 +281,36 @@ fn a_replacement_the_server_cannot_tell_apart_is_refused_but_not_remembered() {
         "{log}"
     );
 }
+
+#[test]
+fn a_channel_with_an_unusable_server_certificate_stops_the_daemon_at_start() {
+    let s = device(std::path::Path::new("/nonexistent/server.crt"), "");
+    let config = s.write(
+        "artifact-gate.toml",
+        format!(
+            "[api]\nsocket = \"{}\"\n{}",
+            s.root().join("run/api.sock").display(),
+            channel_toml("https://127.0.0.1:9", "")
+        )
+        .as_bytes(),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+        .args(["daemon", "--config-file"])
+        .arg(&config)
+        .envs(env_of(&s))
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("update channel: ServerCertificate /nonexistent/server.crt"),
+        "{stderr}"
+    );
+    crate::fixtures::assert_operator_words(&stderr);
+    assert!(
+        !s.root().join("run/api.sock").exists(),
+        "it listened anyway"
+    );
+}
