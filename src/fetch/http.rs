@@ -1,5 +1,5 @@
 //! One HTTP/1.1 exchange over TLS: connect, send the request, read the response head, and
-//! hand out the body as a reader framed by `Content-Length` or chunked coding (RFC 9112 §6–7).
+//! hand out the body as a reader framed by `Content-Length` or chunked coding ([`super::body`]).
 //! One request per connection (`Connection: close`): a download lives for minutes, and a
 //! resume needs a fresh connection anyway.
 //!
@@ -13,6 +13,8 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use thiserror::Error;
 
+pub use super::body::Body;
+use super::body::{Framing, Head, framing, plain, read_line};
 use super::tls::TlsClient;
 use super::url::HttpsUrl;
 
@@ -157,24 +159,6 @@ impl Response {
     }
 }
 
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-/// A response body.
-pub struct Body {
-    conn: BufReader<Tls>,
-    framing: Framing,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    /// This many bytes are left.
-    Length(u64),
-    /// Chunked: bytes left in the current chunk (0: a size line comes next), or done.
-    Chunked { left: u64, done: bool },
-    /// Until the server closes the connection.
-    Close,
-}
-
 /// Sends `request` and reads the response head.
 pub fn exchange(
     tls: &TlsClient,
@@ -215,6 +199,10 @@ pub fn exchange(
         Head::Malformed(why) => HttpError::Malformed {
             target: target.clone(),
             why,
+        },
+        Head::TooLong => HttpError::Malformed {
+            target: target.clone(),
+            why: format!("the response head is over {MAX_HEAD_BYTES} bytes"),
         },
     })?;
     let framing =
@@ -263,11 +251,6 @@ fn request_head(request: &Request<'_>) -> Vec<u8> {
     head.into_bytes()
 }
 
-enum Head {
-    Io(io::Error),
-    Malformed(String),
-}
-
 /// The status and headers, skipping any `1xx` interim answers.
 fn read_head(conn: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>), Head> {
     let mut budget = MAX_HEAD_BYTES;
@@ -308,180 +291,6 @@ fn read_head(conn: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>), He
     }
 }
 
-/// One line without its CRLF, counted against the head's budget.
-fn read_line(conn: &mut impl BufRead, budget: &mut u64) -> Result<String, Head> {
-    let mut line = Vec::new();
-    let n = conn
-        .take(*budget)
-        .read_until(b'\n', &mut line)
-        .map_err(Head::Io)?;
-    *budget = budget.saturating_sub(n as u64);
-    if !line.ends_with(b"\n") {
-        return Err(if *budget == 0 {
-            Head::Malformed(format!("the response head is over {MAX_HEAD_BYTES} bytes"))
-        } else {
-            Head::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the connection closed in the response head",
-            ))
-        });
-    }
-    line.pop();
-    if line.ends_with(b"\r") {
-        line.pop();
-    }
-    String::from_utf8(line).map_err(|_| Head::Malformed("a header is not UTF-8".to_owned()))
-}
-
-fn framing(method: &str, status: u16, headers: &[(String, String)]) -> Result<Framing, String> {
-    if method == "HEAD" || status == 204 || status == 304 {
-        return Ok(Framing::Length(0));
-    }
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    if let Some(coding) = get("Transfer-Encoding") {
-        if coding.eq_ignore_ascii_case("chunked") {
-            return Ok(Framing::Chunked {
-                left: 0,
-                done: false,
-            });
-        }
-        return Err(format!("unsupported Transfer-Encoding '{coding}'"));
-    }
-    match get("Content-Length") {
-        Some(n) => n
-            .parse::<u64>()
-            .map(Framing::Length)
-            .map_err(|_| format!("bad Content-Length '{n}'")),
-        None => Ok(Framing::Close),
-    }
-}
-
-impl Read for Body {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        match self.framing {
-            Framing::Length(0) | Framing::Chunked { done: true, .. } => Ok(0),
-            Framing::Length(left) => {
-                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let n = self
-                    .conn
-                    .read(buf.get_mut(..want).unwrap_or_default())
-                    .map_err(plain)?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the connection closed with {left} bytes of the body unsent"),
-                    ));
-                }
-                self.framing = Framing::Length(left - n as u64);
-                Ok(n)
-            }
-            Framing::Chunked { left: 0, .. } => {
-                let size = self.chunk_size()?;
-                if size == 0 {
-                    self.trailers()?;
-                    self.framing = Framing::Chunked {
-                        left: 0,
-                        done: true,
-                    };
-                    return Ok(0);
-                }
-                self.framing = Framing::Chunked {
-                    left: size,
-                    done: false,
-                };
-                self.read(buf)
-            }
-            Framing::Chunked { left, .. } => {
-                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let n = self
-                    .conn
-                    .read(buf.get_mut(..want).unwrap_or_default())
-                    .map_err(plain)?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the connection closed inside a chunk",
-                    ));
-                }
-                let left = left - n as u64;
-                if left == 0 {
-                    self.chunk_end()?;
-                }
-                self.framing = Framing::Chunked { left, done: false };
-                Ok(n)
-            }
-            Framing::Close => self.conn.read(buf).map_err(plain),
-        }
-    }
-}
-
-/// A broken or stalled connection in words (rustls' own text links to its manual).
-fn plain(e: io::Error) -> io::Error {
-    match e.kind() {
-        io::ErrorKind::UnexpectedEof => io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the server closed the connection early",
-        ),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
-            io::ErrorKind::TimedOut,
-            "no data arrived within the stall timeout",
-        ),
-        _ => e,
-    }
-}
-
-impl Body {
-    fn line(&mut self) -> io::Result<String> {
-        let mut budget = 4096;
-        read_line(&mut self.conn, &mut budget).map_err(|e| match e {
-            Head::Io(e) => plain(e),
-            Head::Malformed(why) => io::Error::new(io::ErrorKind::InvalidData, why),
-        })
-    }
-
-    fn chunk_size(&mut self) -> io::Result<u64> {
-        let line = self.line()?;
-        let digits = line.split(';').next().unwrap_or_default().trim();
-        u64::from_str_radix(digits, 16).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "malformed chunk size in the body",
-            )
-        })
-    }
-
-    fn chunk_end(&mut self) -> io::Result<()> {
-        if self.line()?.is_empty() {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "a chunk is longer than its size line says",
-            ))
-        }
-    }
-
-    fn trailers(&mut self) -> io::Result<()> {
-        for _ in 0..64 {
-            if self.line()?.is_empty() {
-                return Ok(());
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "too many trailer lines",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +299,7 @@ mod tests {
         read_head(&mut text.as_bytes()).map_err(|e| match e {
             Head::Io(e) => format!("io: {e}"),
             Head::Malformed(w) => w,
+            Head::TooLong => "too long".to_owned(),
         })
     }
 
@@ -531,33 +341,5 @@ mod tests {
                 .unwrap_err()
                 .starts_with("io:")
         );
-    }
-
-    #[test]
-    fn frames_bodies_by_their_head() {
-        let h = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            framing("GET", 304, &h(&[("Content-Length", "9")])),
-            Ok(Framing::Length(0))
-        );
-        assert_eq!(
-            framing("GET", 200, &h(&[("content-length", "9")])),
-            Ok(Framing::Length(9))
-        );
-        assert_eq!(
-            framing("GET", 200, &h(&[("Transfer-Encoding", "chunked")])),
-            Ok(Framing::Chunked {
-                left: 0,
-                done: false
-            })
-        );
-        assert_eq!(framing("GET", 200, &[]), Ok(Framing::Close));
-        assert!(framing("GET", 200, &h(&[("Transfer-Encoding", "gzip")])).is_err());
-        assert!(framing("GET", 200, &h(&[("Content-Length", "-1")])).is_err());
     }
 }

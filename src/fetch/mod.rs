@@ -3,12 +3,13 @@
 //!
 //! - [`url`]: `https://` URLs only; `http://` never opens a connection.
 //! - [`tls`]: the trusted certificates (system roots plus `ServerCertificate`, spec §9).
-//! - [`http`]: one HTTP/1.1 exchange, its head and its framed body.
+//! - [`http`]: one HTTP/1.1 exchange and its head; [`body`]: lines and the framed body.
 //! - [`download`]: a download that resumes with `Range`/`If-Range` over dropped links.
 //! - [`retry`]: `[download]` settings and the back-off between attempts.
 //!
 //! Blocking, on purpose: the verifier reads a `Read`, and one download runs at a time.
 
+pub mod body;
 pub mod download;
 pub mod http;
 pub mod retry;
