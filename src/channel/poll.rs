@@ -76,12 +76,8 @@ pub fn check(
         }
         206 => Some(
             response
-                .header("Content-Range")
-                .and_then(|r| r.strip_prefix("bytes "))
-                .and_then(|r| r.split_once('/'))
-                .and_then(|(range, _)| range.split_once('-'))
-                .and_then(|(_, end)| end.parse::<u64>().ok())
-                .map_or(FIRST_WINDOW, |end| end + 1),
+                .content_range()
+                .map_or(FIRST_WINDOW, |range| range.end + 1),
         ),
         // The server ignores Range: the head is read from the whole file's first bytes and
         // the connection is dropped there.

@@ -67,11 +67,8 @@ impl Windows {
         }
         let response = self.client.send(request)?;
         let starts_here = response
-            .header("Content-Range")
-            .and_then(|r| r.strip_prefix("bytes "))
-            .and_then(|r| r.split_once('-'))
-            .and_then(|(start, _)| start.parse::<u64>().ok())
-            == Some(self.offset);
+            .content_range()
+            .is_some_and(|range| range.start == self.offset);
         match response.status() {
             206 if starts_here => {}
             // 416: the file ends where the last window did.

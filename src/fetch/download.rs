@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::http::{Body, Request, Response};
+use super::http::{Body, ContentRange, Request, Response};
 use super::retry::backoff;
 use super::url::HttpsUrl;
 use super::{Client, FetchError};
@@ -173,10 +173,13 @@ impl Download {
                 self.total = response.content_length();
             }
             (206, true) => {
-                let range = response.header("Content-Range").unwrap_or_default();
-                let (start, total) = content_range(range).ok_or_else(|| {
-                    changed(format!("the resume's Content-Range '{range}' is malformed"))
-                })?;
+                let ContentRange { start, total, .. } =
+                    response.content_range().ok_or_else(|| {
+                        changed(format!(
+                            "the resume's Content-Range '{}' is malformed",
+                            response.header("Content-Range").unwrap_or_default()
+                        ))
+                    })?;
                 if start != self.offset {
                     return Err(changed(format!(
                         "the resume starts at byte {start}, not at {}",
@@ -352,41 +355,5 @@ impl Read for Download {
             .map_err(io::Error::other)?;
         self.rate_cap();
         Ok(n)
-    }
-}
-
-/// `bytes START-END/TOTAL` (TOTAL may be `*`): the start and, when given, the total.
-fn content_range(value: &str) -> Option<(u64, Option<u64>)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (range, total) = rest.split_once('/')?;
-    let (start, end) = range.split_once('-')?;
-    let (start, end) = (start.parse::<u64>().ok()?, end.parse::<u64>().ok()?);
-    if end < start {
-        return None;
-    }
-    let total = match total {
-        "*" => None,
-        t => Some(t.parse::<u64>().ok().filter(|t| *t > end)?),
-    };
-    Some((start, total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_gives_start_and_total() {
-        assert_eq!(content_range("bytes 100-199/200"), Some((100, Some(200))));
-        assert_eq!(content_range("bytes 5-9/*"), Some((5, None)));
-        for bad in [
-            "bytes 9-5/10",
-            "bytes 0-9/9",
-            "items 0-1/2",
-            "bytes */10",
-            "bytes 1-2",
-        ] {
-            assert_eq!(content_range(bad), None, "{bad}");
-        }
     }
 }

@@ -101,6 +101,35 @@ impl HttpError {
     }
 }
 
+/// `Content-Range: bytes START-END/TOTAL` (RFC 9110 §14.4; TOTAL may be `*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRange {
+    /// The first byte sent.
+    pub start: u64,
+    /// The last byte sent.
+    pub end: u64,
+    /// The whole file's length, when given.
+    pub total: Option<u64>,
+}
+
+impl ContentRange {
+    /// Parses the header's value; `None` when malformed or inconsistent.
+    pub fn parse(value: &str) -> Option<Self> {
+        let rest = value.trim().strip_prefix("bytes ")?;
+        let (range, total) = rest.split_once('/')?;
+        let (start, end) = range.split_once('-')?;
+        let (start, end) = (start.parse::<u64>().ok()?, end.parse::<u64>().ok()?);
+        if end < start {
+            return None;
+        }
+        let total = match total {
+            "*" => None,
+            t => Some(t.parse::<u64>().ok().filter(|t| *t > end)?),
+        };
+        Some(Self { start, end, total })
+    }
+}
+
 /// A response head and its body.
 pub struct Response {
     status: u16,
@@ -129,6 +158,11 @@ impl Response {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The `Content-Range` of a `206`, when well formed.
+    pub fn content_range(&self) -> Option<ContentRange> {
+        self.header("Content-Range").and_then(ContentRange::parse)
     }
 
     /// The body.
@@ -301,6 +335,25 @@ mod tests {
             Head::Malformed(w) => w,
             Head::TooLong => "too long".to_owned(),
         })
+    }
+
+    #[test]
+    fn content_range_gives_start_end_and_total() {
+        let range = |start, end, total| Some(ContentRange { start, end, total });
+        assert_eq!(
+            ContentRange::parse("bytes 100-199/200"),
+            range(100, 199, Some(200))
+        );
+        assert_eq!(ContentRange::parse("bytes 5-9/*"), range(5, 9, None));
+        for bad in [
+            "bytes 9-5/10",
+            "bytes 0-9/9",
+            "items 0-1/2",
+            "bytes */10",
+            "bytes 1-2",
+        ] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]
