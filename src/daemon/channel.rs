@@ -5,8 +5,7 @@
 //! comes a whole poll interval later.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use super::body::Events;
 use super::{Daemon, api};
@@ -16,6 +15,7 @@ use crate::channel::poll::{self, Verdict};
 use crate::channel::{ChannelConfig, PollResult, expand};
 use crate::error::{Class, Classify, Failure};
 use crate::fetch::Client;
+use crate::fetch::retry::sleep_unless_stopped;
 use crate::fetch::url::HttpsUrl;
 use crate::policy::DeviceFacts;
 
@@ -34,7 +34,7 @@ fn run(daemon: &Arc<Daemon>, config: &ChannelConfig) {
     let mut wait = config.next_wait().mul_f64(0.1);
     loop {
         daemon.update_channel(|s| s.next_check = Some(utc(SystemTime::now() + wait)));
-        if !sleep(daemon, wait) {
+        if !sleep_unless_stopped(wait, Some(&daemon.cancel)) {
             return;
         }
         wait = config.next_wait();
@@ -58,18 +58,6 @@ fn run(daemon: &Arc<Daemon>, config: &ChannelConfig) {
             s.last_result = Some(result);
         });
     }
-}
-
-/// Sleeps, ending early (false) when the service stops.
-fn sleep(daemon: &Daemon, wait: Duration) -> bool {
-    let end = Instant::now() + wait;
-    while Instant::now() < end {
-        if daemon.cancel.load(Ordering::Relaxed) {
-            return false;
-        }
-        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(200)));
-    }
-    !daemon.cancel.load(Ordering::Relaxed)
 }
 
 fn failed(failure: &Failure) -> PollResult {
@@ -247,6 +235,8 @@ fn utc(time: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -19,7 +19,7 @@ pub mod url;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -284,14 +284,10 @@ impl Client {
 
     /// Sleeps `wait`, waking early (with an error) when the service stops.
     pub fn sleep(&self, wait: Duration) -> Result<(), FetchError> {
-        let end = Instant::now() + wait;
-        loop {
-            self.check_cancel()?;
-            let now = Instant::now();
-            if now >= end {
-                return Ok(());
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(200)));
+        if retry::sleep_unless_stopped(wait, self.cancel.as_deref()) {
+            Ok(())
+        } else {
+            Err(FetchError::Cancelled)
         }
     }
 }

@@ -1,7 +1,8 @@
 //! How hard a download tries: `[download]` in artifact-gate.toml, and the back-off between
 //! attempts (exponential, with jitter so a fleet cut off at once does not reconnect at once).
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// `[download]`: retries, stall timeout, overall deadline and an optional rate cap.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +66,23 @@ pub fn backoff(failures: u32, cap: Duration) -> Duration {
     let full = Duration::from_secs(1u64 << failures.min(16)).min(cap);
     let half = full / 2;
     half + half.mul_f64(unit_random())
+}
+
+/// Sleeps `wait` in steps of at most 200 ms, ending early when `stop` is set; `false` when it
+/// did (the service is stopping).
+pub fn sleep_unless_stopped(wait: Duration, stop: Option<&AtomicBool>) -> bool {
+    let stopped = || stop.is_some_and(|flag| flag.load(Ordering::Relaxed));
+    let end = Instant::now() + wait;
+    loop {
+        if stopped() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(200)));
+    }
 }
 
 /// A number in [0, 1) that differs between processes and calls; good enough to spread
