@@ -45,6 +45,27 @@ fn serve(web: &Scratch) -> (Nginx, std::path::PathBuf) {
     (nginx, trust)
 }
 
+/// A device polling `nginx` through a proxy that lets the head pass and stalls the download
+/// half-way, long enough to deploy another release; returns once the stall began.
+fn stalled_half_way(nginx: &Nginx, trust: &std::path::Path) -> (Scratch, Proxy, Daemon) {
+    let proxy = Proxy::start(
+        nginx.port,
+        vec![Fault::None, Fault::StallAt(300_000, Duration::from_secs(3))],
+    );
+    let s = device(trust, "");
+    let toml = channel_toml(
+        &format!("https://127.0.0.1:{}", proxy.port),
+        "stall_seconds = 1",
+    );
+    let daemon = Daemon::start(s.root(), &toml, env_of(&s));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while proxy.passed.load(std::sync::atomic::Ordering::SeqCst) < 300_000 {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (s, proxy, daemon)
+}
+
 #[test]
 fn an_update_is_installed_from_the_channel_and_an_unchanged_channel_costs_a_304() {
     let web = Scratch::new();
@@ -163,22 +184,7 @@ fn a_file_replaced_mid_download_fails_cleanly_and_the_next_poll_installs_the_new
     let new_content = payload(14) + "release 2\n";
     let new = app_artifact(&build, "new", &new_content, &[]);
     nginx.publish("beaglebone/latest.mender", &old);
-    // The head passes; the download stalls half-way, long enough to deploy the new release.
-    let proxy = Proxy::start(
-        nginx.port,
-        vec![Fault::None, Fault::StallAt(300_000, Duration::from_secs(3))],
-    );
-    let s = device(&trust, "");
-    let toml = channel_toml(
-        &format!("https://127.0.0.1:{}", proxy.port),
-        "stall_seconds = 1",
-    );
-    let daemon = Daemon::start(s.root(), &toml, env_of(&s));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while proxy.passed.load(std::sync::atomic::Ordering::SeqCst) < 300_000 {
-        assert!(Instant::now() < deadline, "{}", daemon.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (_device, _proxy, daemon) = stalled_half_way(&nginx, &trust);
     nginx.publish("beaglebone/latest.mender", &new);
     let status = wait_for(&daemon, "installed", |_| true);
     assert_eq!(status["channel"]["last_result"]["artifact_name"], "new");
@@ -250,21 +256,7 @@ fn a_replacement_the_server_cannot_tell_apart_is_refused_but_not_remembered() {
     // splices the new release's tail onto the old one's head.
     let mtime = std::time::SystemTime::now();
     nginx.publish_at("beaglebone/latest.mender", &old, mtime);
-    let proxy = Proxy::start(
-        nginx.port,
-        vec![Fault::None, Fault::StallAt(300_000, Duration::from_secs(3))],
-    );
-    let s = device(&trust, "");
-    let toml = channel_toml(
-        &format!("https://127.0.0.1:{}", proxy.port),
-        "stall_seconds = 1",
-    );
-    let daemon = Daemon::start(s.root(), &toml, env_of(&s));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while proxy.passed.load(std::sync::atomic::Ordering::SeqCst) < 300_000 {
-        assert!(Instant::now() < deadline, "{}", daemon.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (_device, _proxy, daemon) = stalled_half_way(&nginx, &trust);
     nginx.publish_at("beaglebone/latest.mender", &new, mtime);
     // The verifier refuses the splice; the refusal is not remembered, so the next poll
     // downloads the file whole and installs it.
