@@ -19,6 +19,7 @@ pub mod memory;
 pub mod poll;
 pub mod window;
 
+use crate::fetch::url::percent_encode;
 use serde::{Deserialize, Serialize};
 
 /// `[channel]`.
@@ -69,20 +70,8 @@ impl ChannelConfig {
 /// one path segment.
 pub fn expand(template: &str, device_type: &str, artifact_name: &str) -> String {
     template
-        .replace("{device_type}", &encode(device_type))
-        .replace("{artifact_name}", &encode(artifact_name))
-}
-
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+        .replace("{device_type}", &percent_encode(device_type))
+        .replace("{artifact_name}", &percent_encode(artifact_name))
 }
 
 /// What one poll found, as `GET /v1/status` shows it.

@@ -211,8 +211,17 @@ impl Client {
         server_certificate: Option<&Path>,
         policy: DownloadPolicy,
     ) -> Result<Self, FetchError> {
+        Self::with_identity(server_certificate, None, policy)
+    }
+
+    /// As [`Client::new`], with a client certificate for mutual TLS.
+    pub fn with_identity(
+        server_certificate: Option<&Path>,
+        identity: Option<&tls::ClientIdentity>,
+        policy: DownloadPolicy,
+    ) -> Result<Self, FetchError> {
         Ok(Self {
-            tls: TlsClient::new(server_certificate)?,
+            tls: TlsClient::with_identity(server_certificate, identity)?,
             policy,
             cancel: None,
         })
@@ -229,18 +238,24 @@ impl Client {
         &self.policy
     }
 
-    /// One request, following redirects (to `https://` only); no retries.
+    /// One request, following redirects (to `https://` only); no retries. A redirect to
+    /// another host drops the `Authorization` header: a token is for its own server only.
     pub fn send(&self, request: Request<'_>) -> Result<Response, FetchError> {
         let timeouts = Timeouts {
             connect: CONNECT_TIMEOUT,
             io: self.policy.stall(),
         };
         let mut url = request.url.clone();
+        let origin = url.authority();
         for _ in 0..=MAX_REDIRECTS {
-            let hop = Request {
+            let mut hop = Request {
                 url: &url,
                 ..request.clone()
             };
+            if url.authority() != origin {
+                hop.headers
+                    .retain(|(name, _)| !name.eq_ignore_ascii_case("Authorization"));
+            }
             let response =
                 http::exchange(&self.tls, &hop, timeouts).map_err(|source| FetchError::Http {
                     url: url.to_string(),

@@ -31,9 +31,52 @@ pub struct TlsSetupError {
     pub problem: String,
 }
 
+/// A client certificate and its key (mender.conf `HttpsClient`), for servers that require
+/// mutual TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The certificate chain (PEM), the device's certificate first.
+    pub certificate: PathBuf,
+    /// Its private key (PEM: PKCS#1, SEC1 or PKCS#8).
+    pub key: PathBuf,
+}
+
+impl ClientIdentity {
+    fn load(
+        &self,
+    ) -> Result<
+        (
+            Vec<CertificateDer<'static>>,
+            rustls::pki_types::PrivateKeyDer<'static>,
+        ),
+        TlsSetupError,
+    > {
+        use rustls::pki_types::pem::PemObject;
+        let fail = |path: &Path, problem: String| TlsSetupError {
+            path: path.to_owned(),
+            problem: format!("HttpsClient: {problem}"),
+        };
+        let pem =
+            std::fs::read(&self.certificate).map_err(|e| fail(&self.certificate, e.to_string()))?;
+        let chain = read_pem_certificates(&pem).map_err(|p| fail(&self.certificate, p))?;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&self.key)
+            .map_err(|e| fail(&self.key, format!("no usable private key: {e}")))?;
+        Ok((chain, key))
+    }
+}
+
 impl TlsClient {
     /// Trusts the system's roots and, when given, the certificates in `server_certificate`.
     pub fn new(server_certificate: Option<&Path>) -> Result<Self, TlsSetupError> {
+        Self::with_identity(server_certificate, None)
+    }
+
+    /// As [`TlsClient::new`], presenting `identity` to servers that ask for a client
+    /// certificate.
+    pub fn with_identity(
+        server_certificate: Option<&Path>,
+        identity: Option<&ClientIdentity>,
+    ) -> Result<Self, TlsSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let setup_error = |path: &Path, problem: String| TlsSetupError {
             path: path.to_owned(),
@@ -61,12 +104,23 @@ impl TlsClient {
             .build()
             .map_err(|e| setup_error(server_certificate.unwrap_or(Path::new("")), e.to_string()))?;
         let verifier = Arc::new(Verifier { webpki, pinned });
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| setup_error(Path::new(""), e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let config = match identity {
+            None => builder.with_no_client_auth(),
+            Some(identity) => {
+                let (chain, key) = identity.load()?;
+                builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    setup_error(
+                        &identity.key,
+                        format!("HttpsClient: the key does not fit the certificate: {e}"),
+                    )
+                })?
+            }
+        };
         Ok(Self {
             config: Arc::new(config),
             server_certificate: server_certificate.map(Path::to_owned),

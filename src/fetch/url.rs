@@ -156,6 +156,20 @@ fn split_host_port(authority: &str) -> Option<(&str, u16)> {
     Some((host, port))
 }
 
+/// `value` percent-encoded (RFC 3986 §2.1): everything but unreserved characters, so any name
+/// is one path segment or one query value.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
