@@ -165,6 +165,7 @@ impl Settings {
             bootenv,
             limits: self.limits()?,
             observer: Default::default(),
+            deployment: None,
         })
     }
 

@@ -215,6 +215,7 @@ impl Classify for InstallError {
             Self::Store(e) => e.class(),
             Self::NoRootfsLayout => Class::Config,
             Self::Busy(_) | Self::NoRollback(_) => Class::Failed,
+            Self::Stopped(_) => Class::Interrupted,
         }
     }
 
@@ -229,6 +230,7 @@ impl Classify for InstallError {
             Self::NoRootfsLayout => "no_rootfs_layout",
             Self::Busy(_) => "update_in_progress",
             Self::NoRollback(_) => "no_rollback",
+            Self::Stopped(_) => "deployment_aborted",
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct InstallContext {
     pub limits: Limits,
     /// Told of each phase as it starts (the daemon's progress events and systemd status).
     pub observer: Observer,
+    /// The server deployment this install carries out (the Mender agent's), stored with the
+    /// pending record.
+    pub deployment: Option<String>,
 }
 
 impl InstallContext {
@@ -86,30 +89,56 @@ impl Phase {
     }
 }
 
-/// A callback for [`Phase`] changes; the default does nothing.
+/// A callback for [`Phase`] changes, and a gate that may stop the install before
+/// `ArtifactInstall` changes anything; the default does nothing and stops nothing.
 #[derive(Clone, Default)]
-pub struct Observer(Option<std::sync::Arc<dyn Fn(Phase) + Send + Sync>>);
+pub struct Observer {
+    notify: Option<std::sync::Arc<dyn Fn(Phase) + Send + Sync>>,
+    gate: Option<std::sync::Arc<Gate>>,
+}
+
+/// Asked before a phase: `Err(why)` stops the install there.
+type Gate = dyn Fn(Phase) -> Result<(), String> + Send + Sync;
 
 impl Observer {
     /// Calls `f` for every phase.
     pub fn new(f: impl Fn(Phase) + Send + Sync + 'static) -> Self {
-        Self(Some(std::sync::Arc::new(f)))
+        Self {
+            notify: Some(std::sync::Arc::new(f)),
+            gate: None,
+        }
+    }
+
+    /// Asks `gate` before `ArtifactInstall` starts; an `Err` stops the install there, as a
+    /// download failure (nothing was changed; only `Cleanup` runs).
+    pub fn with_gate(
+        mut self,
+        gate: impl Fn(Phase) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.gate = Some(std::sync::Arc::new(gate));
+        self
     }
 
     pub(super) fn phase(&self, phase: Phase) {
         tracing::info!(phase = phase.name(), "phase");
-        if let Some(f) = &self.0 {
+        if let Some(f) = &self.notify {
             f(phase);
+        }
+    }
+
+    pub(super) fn may_enter(&self, phase: Phase) -> Result<(), InstallError> {
+        match &self.gate {
+            Some(gate) => gate(phase).map_err(InstallError::Stopped),
+            None => Ok(()),
         }
     }
 }
 
 impl std::fmt::Debug for Observer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Observer(..)"
-        } else {
-            "Observer(none)"
+        f.write_str(match (&self.notify, &self.gate) {
+            (None, None) => "Observer(none)",
+            _ => "Observer(..)",
         })
     }
 }
@@ -159,6 +188,10 @@ pub enum InstallError {
     /// `rollback` on a module without rollback support.
     #[error("the installed update ({0}) does not support rollback")]
     NoRollback(String),
+    /// The caller's gate stopped the install before `ArtifactInstall` (a deployment aborted
+    /// on the server).
+    #[error("stopped before ArtifactInstall: {0}")]
+    Stopped(String),
 }
 
 /// What `commit`/`rollback` did.

@@ -83,6 +83,13 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
                 Ok(Some((rollback, installer.record()?)))
             }
         });
+    // The caller's last word before anything changes (a deployment aborted on the server).
+    let ready = ready.and_then(|r| {
+        if r.is_some() {
+            ctx.observer.may_enter(Phase::ArtifactInstall)?;
+        }
+        Ok(r)
+    });
     let (rollback, record) = match ready {
         Ok(Some(ready)) => ready,
         Ok(None) => {
@@ -107,6 +114,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         supports_rollback: rollback,
         rootfs: record.rootfs,
         boot_id: crate::state::store::boot_id(),
+        deployment: ctx.deployment.clone(),
     };
     store.save_pending(&pending)?;
     ctx.observer.phase(Phase::ArtifactInstall);

@@ -31,6 +31,9 @@ pub struct PendingInstall {
     /// The kernel's boot ID when the install ran: a different one later proves a reboot.
     #[serde(default)]
     pub boot_id: Option<String>,
+    /// The Mender server deployment it belongs to, when the agent installed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
 }
 
 /// This boot's ID (`/proc/sys/kernel/random/boot_id`), or `$ARTIFACT_GATE_BOOT_ID` where a test
