@@ -51,6 +51,8 @@ pub mod state;
 // Around them.
 pub mod channel;
 
+pub mod server;
+
 pub mod config;
 
 pub mod error;

@@ -18,6 +18,7 @@ use crate::install::module::ModuleError;
 use crate::install::rootfs::RootfsError;
 use crate::install::scripts::ScriptError;
 use crate::policy::PolicyError;
+use crate::server::ServerError;
 use crate::signature::{ManifestRejection, SignatureError};
 use crate::state::store::StoreError;
 use crate::stream::source::SourceError;
@@ -341,6 +342,34 @@ impl Classify for ConfigError {
             | Self::DuplicateKey { .. }
             | Self::WrongType { .. }
             | Self::BothKeyOptions { .. } => "config_invalid",
+        }
+    }
+}
+
+impl Classify for ServerError {
+    fn class(&self) -> Class {
+        match self {
+            Self::Setting { .. } | Self::Identity { .. } | Self::DeviceKey { .. } => Class::Config,
+            Self::Fetch(e) => e.class(),
+            Self::NotAccepted { .. }
+            | Self::Status { .. }
+            | Self::BadAnswer { .. }
+            | Self::Device(_) => Class::Failed,
+            Self::Aborted { .. } => Class::Interrupted,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Setting { .. } => "server_config",
+            Self::Identity { .. } => "identity",
+            Self::DeviceKey { .. } => "device_key",
+            Self::Fetch(e) => e.code(),
+            Self::NotAccepted { .. } => "not_accepted",
+            Self::Status { .. } => "server_error",
+            Self::BadAnswer { .. } => "bad_answer",
+            Self::Device(_) => "device_state",
+            Self::Aborted { .. } => "deployment_aborted",
         }
     }
 }

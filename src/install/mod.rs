@@ -12,7 +12,7 @@ pub mod grubenv;
 pub mod installer;
 pub mod kind;
 pub mod module;
-mod process;
+pub(crate) mod process;
 pub mod readback;
 pub mod resume;
 pub mod rootfs;

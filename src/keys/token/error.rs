@@ -65,17 +65,21 @@ pub enum TokenError {
         /// Token label.
         token: String,
     },
-    /// No public-key object matched.
-    #[error("no public key matching {wanted} on token '{token}'")]
+    /// No key object matched.
+    #[error("no {kind} matching {wanted} on token '{token}'")]
     ObjectNotFound {
+        /// `public key` or `private key`.
+        kind: &'static str,
         /// The object attributes asked for.
         wanted: String,
         /// Token label.
         token: String,
     },
     /// More than one object matched.
-    #[error("{count} public keys match {wanted} on token '{token}'; a verify key must be unique")]
+    #[error("{count} {kind}s match {wanted} on token '{token}'; the URI must name one key")]
     AmbiguousObject {
+        /// `public key` or `private key`.
+        kind: &'static str,
         /// The object attributes asked for.
         wanted: String,
         /// Token label.

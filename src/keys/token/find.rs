@@ -95,7 +95,17 @@ pub(super) fn find_key(
     uri: &Pkcs11Uri,
     token: &str,
 ) -> Result<ObjectHandle, TokenError> {
-    let mut template = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
+    find_object(session, uri, token, ObjectClass::PUBLIC_KEY)
+}
+
+/// The one object of `class` the URI's label and id name.
+pub(super) fn find_object(
+    session: &Session,
+    uri: &Pkcs11Uri,
+    token: &str,
+    class: ObjectClass,
+) -> Result<ObjectHandle, TokenError> {
+    let mut template = vec![Attribute::Class(class)];
     let mut wanted = Vec::new();
     if let Some(label) = &uri.object {
         template.push(Attribute::Label(label.as_bytes().to_vec()));
@@ -105,6 +115,11 @@ pub(super) fn find_key(
         template.push(Attribute::Id(id.clone()));
         wanted.push(format!("id={}", hex::encode(id)));
     }
+    let kind = if class == ObjectClass::PRIVATE_KEY {
+        "private key"
+    } else {
+        "public key"
+    };
     let found = session
         .find_objects(&template)
         .map_err(|source| TokenError::Pkcs11 {
@@ -115,10 +130,12 @@ pub(super) fn find_key(
     match found.as_slice() {
         [handle] => Ok(*handle),
         [] => Err(TokenError::ObjectNotFound {
+            kind,
             wanted: wanted.join(", "),
             token: token.to_owned(),
         }),
         many => Err(TokenError::AmbiguousObject {
+            kind,
             wanted: wanted.join(", "),
             token: token.to_owned(),
             count: many.len(),

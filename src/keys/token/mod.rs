@@ -17,6 +17,7 @@ mod error;
 mod find;
 mod login;
 mod module;
+mod signer;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -38,6 +39,7 @@ use login::login;
 use module::{context, resolve_module};
 
 pub use error::TokenError;
+pub use signer::TokenSigner;
 
 /// A public key in a token, with the session that reaches it.
 pub struct TokenKey {
