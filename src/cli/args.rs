@@ -57,6 +57,11 @@ pub(super) enum Command {
         #[arg(long, value_name = "FILE")]
         config_file: Option<PathBuf>,
     },
+    /// Ask the Mender server for a deployment now (the running daemon's agent does it; needs
+    /// ServerURL in mender.conf). Exit 0 when the daemon took the request.
+    CheckUpdate,
+    /// Send the inventory to the Mender server now (through the running daemon's agent).
+    SendInventory,
     /// Print the name of the installed artifact.
     ShowArtifact,
     /// Print the device's provides, one key=value per line.

@@ -250,6 +250,26 @@ fn run(cli: Cli) -> Result<u8, Error> {
             writeln!(out, "{text}").map_err(Error::Output)?;
             Ok(exit::OK)
         }
+        Command::CheckUpdate | Command::SendInventory => {
+            let path = if matches!(cli.command, Command::CheckUpdate) {
+                "/v1/check-update"
+            } else {
+                "/v1/send-inventory"
+            };
+            let socket = crate::daemon::api_client::daemon_socket(&settings).ok_or_else(|| {
+                crate::daemon::api_client::ClientError::Transport {
+                    socket: settings
+                        .gate()
+                        .map(|g| g.api.socket.clone())
+                        .unwrap_or_default(),
+                    detail: "no daemon is listening there (is artifact-gate.service running?)"
+                        .to_owned(),
+                }
+            })?;
+            let result = crate::daemon::api_client::trigger(&socket, path)?;
+            println!("The daemon is {result}; see 'journalctl -u artifact-gate' for the outcome.");
+            Ok(exit::OK)
+        }
         Command::CheckConfig { .. } => {
             let report = settings.check()?;
             let mut out = io::stdout().lock();

@@ -41,6 +41,9 @@ pub struct DaemonConfig {
     pub download: DownloadPolicy,
     /// An update channel the daemon polls (`[channel]`).
     pub channel: Option<ChannelConfig>,
+    /// The Mender server agent's own settings (`[server]`; the server itself is mender.conf's
+    /// `ServerURL`).
+    pub server: crate::server::settings::ServerTable,
 }
 
 /// `[api]`.

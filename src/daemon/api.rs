@@ -14,6 +14,7 @@ use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::Daemon;
+use super::agent::Trigger;
 use super::body::{BodyReader, CancellableProgress, Events};
 use super::peer::Peer;
 use super::wire::{
@@ -40,9 +41,13 @@ pub async fn handle(
         (&Method::POST | &Method::PUT, "/v1/install") => install(daemon, peer, req).await,
         (&Method::POST, "/v1/commit") => change(daemon, peer, Change::Commit).await,
         (&Method::POST, "/v1/rollback") => change(daemon, peer, Change::Rollback).await,
+        (&Method::POST, "/v1/check-update") => trigger(&daemon, peer, Trigger::CheckUpdate),
+        (&Method::POST, "/v1/send-inventory") => trigger(&daemon, peer, Trigger::SendInventory),
         (_, "/v1/status") => not_allowed("GET"),
         (_, "/v1/install") => not_allowed("POST, PUT"),
-        (_, "/v1/commit" | "/v1/rollback") => not_allowed("POST"),
+        (_, "/v1/commit" | "/v1/rollback" | "/v1/check-update" | "/v1/send-inventory") => {
+            not_allowed("POST")
+        }
         _ => refused(
             Class::Config,
             "no_such_endpoint",
@@ -122,6 +127,7 @@ async fn status(daemon: &Arc<Daemon>) -> Response<Body> {
             operation: d.activity(),
             last_boot_check: d.last_resume(),
             channel: d.channel_status(),
+            server: d.server_status(),
         })
     })
     .await;
@@ -225,7 +231,7 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
     };
     let d = daemon.clone();
     tokio::task::spawn_blocking(move || {
-        let result = run_install(&d, reader, source, &events);
+        let result = run_install(&d, reader, source, &events, Hooks::default());
         // The slot is free before the client reads the last event, so its next request is
         // never refused as busy.
         drop(guard);
@@ -250,12 +256,23 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
     response
 }
 
+/// What a server deployment adds to an install: its id (kept with the pending record), a gate
+/// asked before `ArtifactInstall`, and one asked before the reboot; an `Err` from either stops
+/// the install (before the reboot: rolled back).
+#[derive(Default)]
+pub(super) struct Hooks {
+    pub(super) deployment: Option<String>,
+    pub(super) before_install: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    pub(super) before_reboot: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
+}
+
 /// The install itself, on a blocking thread. Returns the final event's content.
 pub(super) fn run_install(
     daemon: &Arc<Daemon>,
     stream: Option<Streamed>,
     source: Option<PathBuf>,
     events: &Events,
+    hooks: Hooks,
 ) -> Result<InstallResult, Failure> {
     let settings = daemon.settings();
     let mut ctx = daemon.context(&settings).map_err(|e| e.failure())?;
@@ -266,6 +283,13 @@ pub(super) fn run_install(
             phase: phase.name().to_owned(),
         });
     });
+    ctx.deployment = hooks.deployment;
+    if let Some(gate) = hooks.before_install {
+        ctx.observer = ctx.observer.with_gate(move |phase| match phase {
+            crate::install::context::Phase::ArtifactInstall => gate(),
+            _ => Ok(()),
+        });
+    }
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = match (stream, source) {
         (Some(stream), _) => stream,
         (None, Some(source)) => settings
@@ -298,6 +322,19 @@ pub(super) fn run_install(
         "install finished"
     );
     if rebooting {
+        if let Some(gate) = hooks.before_reboot
+            && let Err(why) = gate()
+        {
+            let undone = flow::rollback(&ctx).map_err(|e| e.failure());
+            return Err(Failure::new(
+                Class::Interrupted,
+                "deployment_aborted",
+                match undone {
+                    Ok(_) => format!("{why}; the update was rolled back before the reboot"),
+                    Err(e) => format!("{why}; rolling the update back failed: {e}"),
+                },
+            ));
+        }
         daemon.schedule_reboot("into the update");
     }
     Ok(InstallResult {
@@ -306,6 +343,27 @@ pub(super) fn run_install(
         reboot_required: reboot != RebootNeed::No,
         rebooting,
     })
+}
+
+/// `check-update` and `send-inventory`: handed to the agent, which does it at once.
+fn trigger(daemon: &Daemon, peer: Peer, what: Trigger) -> Response<Body> {
+    if !peer.may_change(daemon.group) {
+        return forbidden(peer);
+    }
+    if !daemon.trigger(what) {
+        return refused(
+            Class::Config,
+            "no_server",
+            "no Mender server is configured (ServerURL in mender.conf)",
+        );
+    }
+    json_response(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({"result": match what {
+            Trigger::CheckUpdate => "checking for an update",
+            Trigger::SendInventory => "sending the inventory",
+        }}),
+    )
 }
 
 #[derive(Debug, Clone, Copy)]

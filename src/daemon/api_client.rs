@@ -86,6 +86,64 @@ pub fn install(socket: &Path, artifact: &Path) -> Result<InstallResult, ClientEr
     runtime.block_on(install_async(socket, artifact))
 }
 
+/// `POST path` to the daemon at `socket` (`/v1/check-update`, `/v1/send-inventory`): returns
+/// the daemon's `result` words.
+pub fn trigger(socket: &Path, path: &str) -> Result<String, ClientError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| transport(socket, e))?;
+    runtime.block_on(async {
+        let stream = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| transport(socket, e))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| transport(socket, e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let request = Request::post(format!("http://localhost{path}"))
+            .header("host", "localhost")
+            .body(
+                Full::new(Bytes::new())
+                    .map_err(|never: Infallible| match never {})
+                    .boxed(),
+            )
+            .map_err(|e| transport(socket, e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| transport(socket, e))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .map_err(|e| transport(socket, e))?;
+        if status.is_success() {
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            return Ok(value
+                .get("result")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("done")
+                .to_owned());
+        }
+        let failure = serde_json::from_slice::<Failure>(&bytes).unwrap_or_else(|_| {
+            Failure::new(
+                Class::Failed,
+                "daemon_unreachable",
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        });
+        Err(ClientError::Refused {
+            status: status.as_u16(),
+            failure,
+        })
+    })
+}
+
 fn transport(socket: &Path, detail: impl std::fmt::Display) -> ClientError {
     ClientError::Transport {
         socket: socket.to_owned(),

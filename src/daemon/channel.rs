@@ -161,48 +161,50 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
             let total = download.total();
             let resumes = download.resume_counter();
             let (events, _body) = Events::channel();
-            let result =
-                match api::run_install(daemon, Some((Box::new(download), total)), None, &events) {
-                    Ok(done) => PollResult {
-                        result: "installed".to_owned(),
-                        detail: format!(
-                            "{artifact_name}: {}{}",
-                            done.status.as_str(),
-                            if done.rebooting {
-                                ", rebooting"
-                            } else if done.reboot_required {
-                                ", a reboot is needed"
-                            } else {
-                                ""
-                            }
-                        ),
-                        artifact_name: Some(artifact_name),
-                    },
-                    // A refusal after a resume is not remembered: a server whose validators miss a
-                    // change (nginx's are size and mtime in seconds) can splice two versions, which
-                    // the verifier refuses; the next poll downloads the file whole again.
-                    Err(failure)
-                        if failure.class == Class::Rejected
-                            && resumes.load(std::sync::atomic::Ordering::Relaxed) > 0 =>
-                    {
-                        let mut result = failed(&failure);
-                        result.detail.push_str(
-                            " (the download was resumed, so the refusal is not remembered; the \
+            let result = match api::run_install(
+                daemon,
+                Some((Box::new(download), total)),
+                None,
+                &events,
+                api::Hooks::default(),
+            ) {
+                Ok(done) => PollResult {
+                    result: "installed".to_owned(),
+                    detail: format!(
+                        "{artifact_name}: {}{}",
+                        done.status.as_str(),
+                        if done.rebooting {
+                            ", rebooting"
+                        } else if done.reboot_required {
+                            ", a reboot is needed"
+                        } else {
+                            ""
+                        }
+                    ),
+                    artifact_name: Some(artifact_name),
+                },
+                // A refusal after a resume is not remembered: a server whose validators miss a
+                // change (nginx's are size and mtime in seconds) can splice two versions, which
+                // the verifier refuses; the next poll downloads the file whole again.
+                Err(failure)
+                    if failure.class == Class::Rejected
+                        && resumes.load(std::sync::atomic::Ordering::Relaxed) > 0 =>
+                {
+                    let mut result = failed(&failure);
+                    result.detail.push_str(
+                        " (the download was resumed, so the refusal is not remembered; the \
                          next poll fetches the artifact again)",
-                        );
-                        return Ok(result);
-                    }
-                    Err(failure) if failure.class == Class::Rejected => PollResult {
-                        result: "rejected".to_owned(),
-                        detail: format!(
-                            "{} ({}): {}",
-                            failure.code, failure.class, failure.message
-                        ),
-                        artifact_name: Some(artifact_name),
-                    },
-                    // Not remembered: the next poll tries this version again.
-                    Err(failure) => return Ok(failed(&failure)),
-                };
+                    );
+                    return Ok(result);
+                }
+                Err(failure) if failure.class == Class::Rejected => PollResult {
+                    result: "rejected".to_owned(),
+                    detail: format!("{} ({}): {}", failure.code, failure.class, failure.message),
+                    artifact_name: Some(artifact_name),
+                },
+                // Not remembered: the next poll tries this version again.
+                Err(failure) => return Ok(failed(&failure)),
+            };
             remember(&result);
             Ok(result)
         }
@@ -210,7 +212,7 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
 }
 
 /// `2026-12-01T23:45:06Z`.
-fn utc(time: SystemTime) -> String {
+pub(super) fn utc(time: SystemTime) -> String {
     let secs = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

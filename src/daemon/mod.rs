@@ -7,10 +7,12 @@
 //! Nothing here verifies or installs on its own: it is the same [`crate::install::flow`]
 //! path the command line takes.
 
+mod agent;
 pub mod api;
 pub mod api_client;
 pub mod body;
 mod channel;
+mod deployment;
 pub mod peer;
 mod serve;
 pub mod systemd;
@@ -30,7 +32,7 @@ use crate::error::{Class, Classify};
 use crate::install::context::InstallContext;
 use crate::install::resume::{self, Resumed};
 use crate::keys::load::BrokenKey;
-use wire::{BootCheck, ChannelStatus, Operation};
+use wire::{BootCheck, ChannelStatus, Operation, ServerStatus};
 
 pub use serve::run;
 
@@ -49,6 +51,9 @@ pub enum DaemonError {
     /// `[channel]` is set, but `ServerCertificate` cannot be used to reach it.
     #[error("update channel: {0}")]
     Channel(#[from] crate::fetch::tls::TlsSetupError),
+    /// mender.conf names a server, but the agent's settings or device key cannot be used.
+    #[error("Mender server agent: {0}")]
+    Server(#[from] crate::server::ServerError),
     /// `install_group`.
     #[error("daemon configuration: install_group: {0}")]
     Group(String),
@@ -73,6 +78,7 @@ impl DaemonError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Setup(e) => e.class().exit_code(),
+            Self::Server(e) => e.class().exit_code(),
             Self::Config(_) | Self::Group(_) | Self::Channel(_) => Class::Config.exit_code(),
             Self::AlreadyRunning(_) | Self::Socket { .. } | Self::Runtime(_) => {
                 Class::Failed.exit_code()
@@ -104,6 +110,10 @@ pub struct Daemon {
     stop: tokio::sync::watch::Sender<bool>,
     /// The update channel's state, when `[channel]` is set.
     channel: Mutex<Option<ChannelStatus>>,
+    /// The Mender server agent's state, when mender.conf names a server.
+    server: Mutex<Option<ServerStatus>>,
+    /// Where `check-update` and `send-inventory` go.
+    agent: Mutex<Option<std::sync::mpsc::Sender<agent::Trigger>>>,
 }
 
 /// Holds the "one operation at a time" slot; dropping it frees the slot.
@@ -226,6 +236,32 @@ impl Daemon {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         change(state.get_or_insert_with(ChannelStatus::default));
+    }
+
+    /// The agent's state, for `GET /v1/status`.
+    fn server_status(&self) -> Option<ServerStatus> {
+        self.server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the agent's state (made when first changed).
+    fn update_server(&self, change: impl FnOnce(&mut ServerStatus)) {
+        let mut state = self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(state.get_or_insert_with(ServerStatus::default));
+    }
+
+    /// Hands `trigger` to the agent; `false` when no server is configured.
+    fn trigger(&self, trigger: agent::Trigger) -> bool {
+        self.agent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|tx| tx.send(trigger).is_ok())
     }
 
     /// The unusable verify-key entries, for `GET /v1/status`.

@@ -35,6 +35,8 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
         cancel: Arc::new(AtomicBool::new(false)),
         stop: tokio::sync::watch::channel(false).0,
         channel: Mutex::new(None),
+        server: Mutex::new(None),
+        agent: Mutex::new(None),
     });
     // Keys, device type and partitions are checked now: a device that cannot verify must not
     // report itself ready.
@@ -48,6 +50,8 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
         let certificate = daemon.settings().server_certificate()?;
         crate::fetch::tls::TlsClient::new(certificate.as_deref())?;
     }
+    // So is a server the agent could never talk to (its settings, certificates, device key).
+    let agent = super::agent::prepare(&daemon)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(8)
@@ -64,7 +68,7 @@ pub fn run(config_file: Option<&Path>, verbose: u8) -> Result<u8, DaemonError> {
         }
     };
     let (listener, created) = bind(&daemon)?;
-    let result = runtime.block_on(serve(daemon, listener, signals));
+    let result = runtime.block_on(serve(daemon, listener, signals, agent));
     if let Some(path) = created {
         let _ = std::fs::remove_file(path);
     }
@@ -126,6 +130,7 @@ async fn serve(
     daemon: Arc<Daemon>,
     listener: std::os::unix::net::UnixListener,
     signals: Signals,
+    agent: Option<super::agent::Prepared>,
 ) -> Result<u8, DaemonError> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::UnixListener::from_std(listener)?;
@@ -152,6 +157,13 @@ async fn serve(
         });
     }
     super::channel::spawn(&daemon);
+    if let Some(prepared) = agent {
+        let tx = super::agent::spawn(&daemon, prepared);
+        *daemon
+            .agent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+    }
     systemd::ready("idle");
     let slots = Arc::new(tokio::sync::Semaphore::new(
         daemon.config.limits.max_connections.max(1),

@@ -101,6 +101,27 @@ pub struct DaemonStatus {
     /// The update channel's state, when one is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<ChannelStatus>,
+    /// The Mender server agent's state, when mender.conf names a server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerStatus>,
+}
+
+/// The Mender server agent in `GET /v1/status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// The server.
+    pub url: String,
+    /// Whether the device holds a token (the server accepted it).
+    pub authenticated: bool,
+    /// The last thing the agent did, in words (`no deployment`, `deployment … succeeded`, a
+    /// failure with its class and code, …).
+    pub last_result: Option<String>,
+    /// When (RFC 3339, UTC).
+    pub last_time: Option<String>,
+    /// The deployment in flight.
+    pub deployment: Option<String>,
+    /// When the next check for a deployment is due.
+    pub next_check: Option<String>,
 }
 
 /// The update channel in `GET /v1/status`.
