@@ -86,7 +86,7 @@ impl Daemon {
     }
 
     /// A restart (a simulated reboot): stop, then start again with `extra` in the environment.
-    fn restart(&mut self, extra: &[(&str, &Path)]) {
+    pub(crate) fn restart(&mut self, extra: &[(&str, &Path)]) {
         assert_eq!(self.stop(), 0, "{}", self.log_text());
         self.spawn(extra);
     }

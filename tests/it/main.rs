@@ -12,6 +12,7 @@
 )]
 
 mod accept;
+mod agent;
 mod attacks;
 mod bootstrap;
 mod channel;
@@ -31,6 +32,7 @@ mod modules;
 mod resume;
 mod robustness;
 mod rootfs;
+mod standin;
 mod stream_tail;
 mod streaming;
 mod strictness;

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::fixtures::{Art, Scratch, Signer, Verdict, fx, gate_env};
 
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub(crate) const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 fn ok(command: &mut Command) -> String {
     let out = command.output().unwrap();
@@ -23,12 +23,12 @@ fn ok(command: &mut Command) -> String {
 
 /// A SoftHSM2 token `upd-keys` (user PIN 1234) holding the fixtures' public keys: RSA-3072 as
 /// `rsa-root` (id 01), P-256 as `ec-root` (id 02), Ed25519 as `ed-root` (id 03).
-struct SoftHsm {
+pub(crate) struct SoftHsm {
     dir: tempfile::TempDir,
 }
 
 impl SoftHsm {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // Under ARM emulation the 32-bit SoftHSM cannot list a token directory on ext4 (its
         // 64-bit directory offsets do not fit), so the tokens live on tmpfs there.
         let dir = if cfg!(target_pointer_width = "32") {
@@ -77,13 +77,13 @@ impl SoftHsm {
             .args(["--label", label, "--id", id, "pkcs11:token=upd-keys"]));
     }
 
-    fn command(&self, program: &str) -> Command {
+    pub(crate) fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.env("SOFTHSM2_CONF", self.conf());
         c
     }
 
-    fn conf(&self) -> PathBuf {
+    pub(crate) fn conf(&self) -> PathBuf {
         self.dir.path().join("softhsm2.conf")
     }
 

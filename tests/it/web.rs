@@ -139,7 +139,16 @@ impl Nginx {
     /// Starts nginx under `dir` with a certificate of `kind`; returns it and the file to name
     /// in `ServerCertificate`.
     pub fn start(dir: &Path, kind: CertKind) -> (Self, PathBuf) {
+        Self::start_with_api(dir, kind, None)
+    }
+
+    /// As [`Nginx::start`], with `/api/` proxied to `127.0.0.1:api` (the Mender server
+    /// stand-in), as a Mender server's gateway routes it.
+    pub fn start_with_api(dir: &Path, kind: CertKind, api: Option<u16>) -> (Self, PathBuf) {
         let pki = dir.join("pki");
+        let proxy = api.map_or_else(String::new, |port| {
+            format!("location /api/ {{ proxy_pass http://127.0.0.1:{port}; }}")
+        });
         let trust = certificates(&pki, kind);
         let www = dir.join("www");
         std::fs::create_dir_all(&www).unwrap();
@@ -171,6 +180,7 @@ http {{
         root {www};
         location = /redirect {{ return 302 /art.mender; }}
         location = /to-http {{ return 302 http://127.0.0.1:9/art.mender; }}
+        {proxy}
     }}
 }}
 "#,
@@ -286,7 +296,7 @@ fn nix_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
