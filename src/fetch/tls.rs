@@ -21,10 +21,12 @@ pub struct TlsClient {
     server_certificate: Option<PathBuf>,
 }
 
-/// `ServerCertificate` or the TLS set-up is unusable (a configuration problem).
+/// `ServerCertificate`, `HttpsClient` or the TLS set-up is unusable (a configuration problem).
 #[derive(Debug, Error)]
-#[error("ServerCertificate {}: {problem}", path.display())]
+#[error("{setting} {}: {problem}", path.display())]
 pub struct TlsSetupError {
+    /// The mender.conf setting: `ServerCertificate` or `HttpsClient`.
+    pub setting: &'static str,
     /// The file (empty when the problem is not the file's).
     pub path: PathBuf,
     /// What is wrong.
@@ -53,8 +55,9 @@ impl ClientIdentity {
     > {
         use rustls::pki_types::pem::PemObject;
         let fail = |path: &Path, problem: String| TlsSetupError {
+            setting: "HttpsClient",
             path: path.to_owned(),
-            problem: format!("HttpsClient: {problem}"),
+            problem,
         };
         let pem =
             std::fs::read(&self.certificate).map_err(|e| fail(&self.certificate, e.to_string()))?;
@@ -79,6 +82,7 @@ impl TlsClient {
     ) -> Result<Self, TlsSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let setup_error = |path: &Path, problem: String| TlsSetupError {
+            setting: "ServerCertificate",
             path: path.to_owned(),
             problem,
         };
@@ -113,12 +117,23 @@ impl TlsClient {
             None => builder.with_no_client_auth(),
             Some(identity) => {
                 let (chain, key) = identity.load()?;
-                builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    setup_error(
-                        &identity.key,
-                        format!("HttpsClient: the key does not fit the certificate: {e}"),
-                    )
-                })?
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| TlsSetupError {
+                        setting: "HttpsClient",
+                        path: identity.certificate.clone(),
+                        problem: match e {
+                            rustls::Error::InvalidCertificate(_) => {
+                                "not a usable client certificate (an X.509 v3 certificate is \
+                                 required)"
+                            }
+                            _ => {
+                                "the key is not this certificate's key, or not of a supported \
+                                 type (RSA, ECDSA P-256 or P-384, Ed25519)"
+                            }
+                        }
+                        .to_owned(),
+                    })?
             }
         };
         Ok(Self {
