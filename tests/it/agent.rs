@@ -275,13 +275,25 @@ fn the_agent_waits_to_be_accepted_then_reports_a_deployment_through_to_success()
             .any(|r| r.starts_with("POST /api/devices/v1/deployments/device/deployments/next 200")),
         "{reqs:?}"
     );
-    // The download went to nginx, with no token.
     assert!(
         daemon.status()["server"]["last_result"]
             .as_str()
             .unwrap()
             .contains("success")
     );
+    // The same artifact deployed again (forced, so the server does not settle it itself): the
+    // device runs it already, and says so without downloading it.
+    let again = "0b5a4c56-0002-4000-8000-0000000000a2";
+    server.deploy(again, "release-2", &artifact, json!({"force": true}));
+    server.wait_for("already-installed", &|| daemon.log_text(), |_| {
+        server
+            .statuses(again)
+            .last()
+            .is_some_and(|s| s == "already-installed")
+    });
+    assert_eq!(server.statuses(again), ["already-installed"]);
+    let downloads = crate::resume::statuses(&server.nginx, &format!("/artifacts/{again}.mender"));
+    assert!(downloads.is_empty(), "{downloads:?}");
 }
 
 #[test]
@@ -330,6 +342,27 @@ fn a_tampered_artifact_fails_the_deployment_with_a_log_that_names_the_checksum()
         "{words}"
     );
     assert_eq!(app_target(&s), None, "a tampered artifact was installed");
+    // `send-inventory` through the daemon: one more inventory at once, not in 30 s.
+    let sent = |st: &Value| {
+        requests(st)
+            .iter()
+            .filter(|r| r.starts_with("PUT /api/devices/v1/inventory"))
+            .count()
+    };
+    let before = sent(&server.state());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+        .arg("send-inventory")
+        .env("ARTIFACT_GATE_SOCKET", &socket)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.wait_for("another inventory", &|| daemon.log_text(), |st| {
+        sent(st) > before
+    });
 }
 
 #[test]
@@ -499,6 +532,12 @@ fn an_ab_deployment_reports_rebooting_then_success_after_the_boot_check_commits(
             .exists()
     );
     assert_eq!(d.status()["pending"]["artifact_name"], "rootfs-rsa");
+    // The deployment's id is kept with the pending install.
+    let pending: Value = serde_json::from_slice(
+        &std::fs::read(dev.s.root().join("var/artifact-gate/pending-install.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pending["deployment"], id);
     // The reboot: the bootloader started partition 3; the boot check commits, and the agent
     // reports the deployment kept across the reboot.
     d.restart(&[("ARTIFACT_GATE_ROOT_DEVICE", &dev.part_path(3))]);
@@ -516,46 +555,22 @@ fn an_ab_deployment_reports_rebooting_then_success_after_the_boot_check_commits(
     );
 }
 
-#[test]
-fn a_device_key_in_softhsm_signs_the_auth_requests_on_the_token() {
-    let hsm = crate::tokens::SoftHsm::new();
-    let out = hsm
-        .command("pkcs11-tool")
-        .args([
-            "--module",
-            crate::tokens::SOFTHSM,
-            "--login",
-            "--pin",
-            "1234",
-        ])
-        .args([
-            "--token-label",
-            "upd-keys",
-            "--keypairgen",
-            "--key-type",
-            "EC:prime256v1",
-        ])
-        .args(["--label", "agent", "--id", "10"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// A daemon whose `[server] device_key` is `uri` authenticates, and the server knows it by the
+/// public key that `read_public` (pkcs11-tool on the token) reads out of the token.
+fn token_key_authenticates(
+    uri: &str,
+    env: Vec<(String, std::ffi::OsString)>,
+    read_public: &dyn Fn() -> Vec<u8>,
+) {
     let web = crate::fixtures::Scratch::new();
     let server = Server::start(web.root(), &["--auto-accept"]);
     let s = device(&server, "");
-    let uri = format!(
-        "pkcs11:token=upd-keys;object=agent?module-path={}&pin-value=1234",
-        crate::tokens::SOFTHSM
-    );
-    let mut env = env_of(&s);
-    env.push(("SOFTHSM2_CONF".into(), hsm.conf().into()));
+    let mut all = env_of(&s);
+    all.extend(env);
     let daemon = Daemon::start(
         s.root(),
         &format!("[server]\ndevice_key = \"{uri}\"\n"),
-        env,
+        all,
     );
     let state = server.wait_for("an accepted token key", &|| daemon.log_text(), |st| {
         !st["inventory"].as_object().unwrap().is_empty()
@@ -564,33 +579,15 @@ fn a_device_key_in_softhsm_signs_the_auth_requests_on_the_token() {
         !s.root().join("var/mender-agent.pem").exists(),
         "a key file was made"
     );
-    // The server knows the device by the token's public key.
-    let public = hsm
-        .command("pkcs11-tool")
-        .args([
-            "--module",
-            crate::tokens::SOFTHSM,
-            "--read-object",
-            "--type",
-            "pubkey",
-            "--label",
-            "agent",
-        ])
-        .output()
-        .unwrap();
-    assert!(public.status.success());
-    let der = std::process::Command::new("openssl")
+    let der = read_public();
+    let mut openssl = std::process::Command::new("openssl")
         .args(["pkey", "-pubin", "-inform", "DER", "-outform", "PEM"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(&public.stdout)?;
-            c.wait_with_output()
-        })
         .unwrap();
-    let pem = String::from_utf8(der.stdout).unwrap();
+    std::io::Write::write_all(&mut openssl.stdin.take().unwrap(), &der).unwrap();
+    let pem = String::from_utf8(openssl.wait_with_output().unwrap().stdout).unwrap();
     assert!(pem.contains("BEGIN PUBLIC KEY"), "{pem}");
     let devices = state["devices"].as_array().unwrap();
     assert_eq!(devices.len(), 1);
@@ -600,5 +597,160 @@ fn a_device_key_in_softhsm_signs_the_auth_requests_on_the_token() {
         daemon.log_text().contains("signing on the token"),
         "{}",
         daemon.log_text()
+    );
+}
+
+#[test]
+fn a_device_key_in_softhsm_signs_the_auth_requests_on_the_token() {
+    let hsm = crate::tokens::SoftHsm::new();
+    let p11 = |args: &[&str]| {
+        let out = hsm
+            .command("pkcs11-tool")
+            .args(["--module", crate::tokens::SOFTHSM])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    p11(&[
+        "--login",
+        "--pin",
+        "1234",
+        "--token-label",
+        "upd-keys",
+        "--keypairgen",
+    ]
+    .into_iter()
+    .chain([
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "agent",
+        "--id",
+        "10",
+    ])
+    .collect::<Vec<_>>());
+    let uri = format!(
+        "pkcs11:token=upd-keys;object=agent?module-path={}&pin-value=1234",
+        crate::tokens::SOFTHSM
+    );
+    token_key_authenticates(
+        &uri,
+        vec![("SOFTHSM2_CONF".into(), hsm.conf().into())],
+        &|| p11(&["--read-object", "--type", "pubkey", "--label", "agent"]),
+    );
+}
+
+#[test]
+fn a_device_key_in_a_tpm_signs_the_auth_requests_on_the_tpm() {
+    let tpm = crate::tokens::Tpm::new(false);
+    let p11 = |args: &[&str]| {
+        let out = tpm
+            .p11_command("pkcs11-tool")
+            .args([
+                "--module",
+                crate::tokens::TPM2_PKCS11,
+                "--token-label",
+                "upd-tpm",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    p11(&[
+        "--login",
+        "--pin",
+        "1234",
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+    ]
+    .into_iter()
+    .chain(["--label", "agent", "--id", "30"])
+    .collect::<Vec<_>>());
+    let uri = format!(
+        "pkcs11:token=upd-tpm;object=agent?module-path={}&pin-value=1234",
+        crate::tokens::TPM2_PKCS11
+    );
+    token_key_authenticates(&uri, tpm.env(), &|| {
+        p11(&["--read-object", "--type", "pubkey", "--label", "agent"])
+    });
+}
+
+#[test]
+fn a_server_that_requires_a_client_certificate_gets_the_httpsclient_one() {
+    let web = crate::fixtures::Scratch::new();
+    let pki = web.root().join("client-pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&pki)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+        -subj '/CN=device CA' -days 2 2>/dev/null",
+    );
+    std::fs::write(pki.join("ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr \
+        -subj '/CN=device-1' 2>/dev/null && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key \
+        -CAcreateserial -out client.pem -days 2 -extfile ext 2>/dev/null",
+    );
+    let server = Server::start_with(
+        web.root(),
+        &["--auto-accept"],
+        &format!(
+            "ssl_client_certificate {}/ca.pem; ssl_verify_client on;",
+            pki.display()
+        ),
+    );
+    // Without HttpsClient: nginx refuses the requests, and nothing reaches the server.
+    let bare = device(&server, "");
+    quick_device_key(&bare);
+    let refused = Daemon::start(bare.root(), "", env_of(&bare));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !refused
+        .log_text()
+        .contains("authentication: the server answered 400")
+    {
+        assert!(Instant::now() < deadline, "{}", refused.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.state()["auth_requests"], 0);
+    drop(refused);
+    // With it: the device authenticates and reports.
+    let s = device(
+        &server,
+        &format!(
+            r#""HttpsClient":{{"Certificate":"{p}/client.pem","Key":"{p}/client.key"}}"#,
+            p = pki.display()
+        ),
+    );
+    quick_device_key(&s);
+    let daemon = Daemon::start(s.root(), "", env_of(&s));
+    server.wait_for(
+        "the inventory over mutual TLS",
+        &|| daemon.log_text(),
+        |st| !st["inventory"].as_object().unwrap().is_empty(),
     );
 }

@@ -31,6 +31,11 @@ pub struct Server {
 impl Server {
     /// Starts the stand-in with `flags` (`--auto-accept`, `--v2`, `--tenant-token T`).
     pub fn start(dir: &Path, flags: &[&str]) -> Self {
+        Self::start_with(dir, flags, "")
+    }
+
+    /// As [`Server::start`], with `nginx` directives in nginx's server block.
+    pub fn start_with(dir: &Path, flags: &[&str], nginx: &str) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let control = crate::web::free_port();
         let log = dir.join("standin.log");
@@ -54,7 +59,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         let (nginx, trust) =
-            Nginx::start_with_api(&dir.join("web"), CertKind::CaIssued, Some(control));
+            Nginx::start_with(&dir.join("web"), CertKind::CaIssued, Some(control), nginx);
         std::fs::create_dir_all(nginx.www.join("artifacts")).unwrap();
         Self {
             child,

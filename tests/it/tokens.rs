@@ -343,21 +343,21 @@ fn install_with_a_softhsm_key_in_mender_conf() {
 
 // --- TPM ---------------------------------------------------------------------------------------
 
-const TPM2_PKCS11: &str = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so";
+pub(crate) const TPM2_PKCS11: &str = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so";
 
 /// A software TPM (swtpm) with a tpm2-pkcs11 store holding token `upd-tpm` (user PIN 1234):
 /// the fixtures' RSA-3072 public key as `rsa-pub` (id 21), written through PKCS#11 alone, and,
 /// with `with_ec`, the fixtures' P-256 key imported by tpm2_ptool as `ec-root`, which needs the
 /// tpm2-abrmd resource manager on a private D-Bus for the import. Verification always uses the
 /// direct `swtpm:` TCTI, as a device uses /dev/tpmrm0.
-struct Tpm {
+pub(crate) struct Tpm {
     dir: tempfile::TempDir,
     port: u16,
     pids: Vec<u32>,
 }
 
 impl Tpm {
-    fn new(with_ec: bool) -> Self {
+    pub(crate) fn new(with_ec: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port_pair();
         let mut tpm = Self {
@@ -521,11 +521,23 @@ db.commit()
         format!("swtpm:host=127.0.0.1,port={}", self.port)
     }
 
-    fn p11_command(&self, program: &str) -> Command {
+    pub(crate) fn p11_command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.env("TPM2_PKCS11_TCTI", self.tcti())
             .env("TPM2_PKCS11_STORE", self.dir.path().join("store"));
         c
+    }
+
+    /// What a process using the token needs in its environment.
+    pub(crate) fn env(&self) -> Vec<(String, std::ffi::OsString)> {
+        vec![
+            ("TPM2_PKCS11_TCTI".into(), self.tcti().into()),
+            (
+                "TPM2_PKCS11_STORE".into(),
+                self.dir.path().join("store").into(),
+            ),
+            ("TPM2_PKCS11_LOG_LEVEL".into(), "0".into()),
+        ]
     }
 
     fn run(&self, s: &Scratch, args: &[&str]) -> Verdict {

@@ -145,9 +145,20 @@ impl Nginx {
     /// As [`Nginx::start`], with `/api/` proxied to `127.0.0.1:api` (the Mender server
     /// stand-in), as a Mender server's gateway routes it.
     pub fn start_with_api(dir: &Path, kind: CertKind, api: Option<u16>) -> (Self, PathBuf) {
+        Self::start_with(dir, kind, api, "")
+    }
+
+    /// As [`Nginx::start_with_api`], with `extra` directives in the server block (client
+    /// certificate checks, say).
+    pub fn start_with(
+        dir: &Path,
+        kind: CertKind,
+        api: Option<u16>,
+        extra: &str,
+    ) -> (Self, PathBuf) {
         let pki = dir.join("pki");
         let proxy = api.map_or_else(String::new, |port| {
-            format!("location /api/ {{ proxy_pass http://127.0.0.1:{port}; }}")
+            format!("location /api/ {{ proxy_pass http://127.0.0.1:{port}; }}\n        {extra}")
         });
         let trust = certificates(&pki, kind);
         let www = dir.join("www");
