@@ -45,7 +45,8 @@ pub(super) enum Command {
     },
     /// Check the configuration strictly, as a provisioning pipeline wants it: loads mender.conf,
     /// every verify key (ArtifactVerifyKey/ArtifactVerifyKeys), the device type, the A/B
-    /// partitions and the settings file exactly as every command does. Exit 0 when all of it is
+    /// partitions, the settings file and, with a ServerURL, the Mender server agent's settings,
+    /// certificates and device key, exactly as every command does. Exit 0 when all of it is
     /// usable, 2 on any problem — including one verify-key entry that cannot be used, which the
     /// other commands only warn about while another key is usable.
     CheckConfig {
@@ -69,7 +70,9 @@ pub(super) enum Command {
     /// Run the service: the local API on a Unix socket, one operation at a time, and on start
     /// the check of a pending install after its reboot (commit or roll back). Settings in
     /// /etc/artifact-gate/artifact-gate.toml; keys and partitions from mender.conf. Under
-    /// systemd: Type=notify, watchdog, socket activation and journal logging. See docs/api.md.
+    /// systemd: Type=notify, watchdog, socket activation and journal logging. With a ServerURL in
+    /// mender.conf it is also the device's Mender agent: it authenticates with the server, sends
+    /// the inventory and takes deployments (docs/server.md). See docs/api.md.
     Daemon {
         /// The daemon's TOML settings (default $ARTIFACT_GATE_CONFIG, else
         /// /etc/artifact-gate/artifact-gate.toml; a file named here must exist).

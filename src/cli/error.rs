@@ -29,6 +29,9 @@ pub enum Error {
     /// The daemon refused or failed an install handed to it.
     #[error(transparent)]
     Client(#[from] crate::daemon::api_client::ClientError),
+    /// `check-config`: the Mender server agent's settings cannot be used.
+    #[error("Mender server agent: {0}")]
+    Server(#[from] crate::server::ServerError),
 }
 
 impl From<resolve::Error> for Error {
@@ -53,6 +56,7 @@ impl Error {
                 self,
             ),
             Self::Client(e) => e.failure(),
+            Self::Server(e) => with_message(e.failure(), self),
         }
     }
 

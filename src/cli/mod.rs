@@ -271,7 +271,28 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::CheckConfig { .. } => {
-            let report = settings.check()?;
+            let mut report = settings.check()?;
+            let gate = settings.gate()?;
+            let server = crate::server::prepare(
+                settings.mender()?,
+                &paths,
+                &gate.server,
+                gate.download.clone(),
+            )?;
+            report.push(match server {
+                None => "Mender server: none (no ServerURL in mender.conf)".to_owned(),
+                Some(p) => format!(
+                    "Mender server: {}, device key {}",
+                    p.settings.url,
+                    p.key.as_ref().map_or_else(
+                        || format!(
+                            "{} (made at the daemon's first start)",
+                            p.settings.device_key_name()
+                        ),
+                        |k| k.describe().to_owned()
+                    )
+                ),
+            });
             let mut out = io::stdout().lock();
             for line in report {
                 writeln!(out, "{line}").map_err(Error::Output)?;

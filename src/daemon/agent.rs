@@ -16,14 +16,13 @@ use super::Daemon;
 use super::channel::utc;
 use super::deployment;
 use crate::error::Classify;
-use crate::fetch::Client;
 use crate::fetch::retry::sleep_unless_stopped;
-use crate::server::ServerError;
 use crate::server::attributes;
 use crate::server::deployments::{self, NextEndpoint};
 use crate::server::device_key::DeviceKey;
 use crate::server::session::Session;
-use crate::server::settings::{DeviceKeySource, ServerSettings};
+use crate::server::settings::ServerSettings;
+use crate::server::{Prepared, ServerError};
 
 /// Work asked for through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,38 +40,20 @@ pub(super) struct Agent {
     pub(super) endpoint: NextEndpoint,
 }
 
-/// What start-up checked: the settings, the HTTPS client, and the device key unless it is
-/// still to be created.
-pub(super) struct Prepared {
-    pub(super) settings: ServerSettings,
-    pub(super) client: Client,
-    pub(super) key: Option<DeviceKey>,
-}
-
-/// Checks everything that can be wrong in the configuration now, so that it stops the daemon
-/// at start (exit 2): the settings, `ServerCertificate` and `HttpsClient`, and a device key
-/// that exists (or a `pkcs11:` one). A missing key file is created by the agent's thread, as
-/// an RSA 3072 key takes a while on a small board.
+/// Checks the agent's configuration at start, so that a problem stops the daemon (exit 2);
+/// see [`crate::server::prepare`].
 pub(super) fn prepare(daemon: &Daemon) -> Result<Option<Prepared>, ServerError> {
     let settings = daemon.settings();
     let mender = settings.mender().map_err(setup_error)?;
-    let Some(server) = ServerSettings::read(mender, &daemon.paths, &daemon.config.server)? else {
-        return Ok(None);
-    };
-    let client = Client::with_identity(
-        server.server_certificate.as_deref(),
-        server.client_identity.as_ref(),
+    let prepared = crate::server::prepare(
+        mender,
+        &daemon.paths,
+        &daemon.config.server,
         daemon.config.download.clone(),
-    )?
-    .with_cancel(daemon.cancel.clone());
-    let key = match &server.device_key {
-        DeviceKeySource::File(path) if !path.exists() => None,
-        source => Some(DeviceKey::open(source)?),
-    };
-    Ok(Some(Prepared {
-        settings: server,
-        client,
-        key,
+    )?;
+    Ok(prepared.map(|p| Prepared {
+        client: p.client.with_cancel(daemon.cancel.clone()),
+        ..p
     }))
 }
 

@@ -130,7 +130,7 @@ async fn serve(
     daemon: Arc<Daemon>,
     listener: std::os::unix::net::UnixListener,
     signals: Signals,
-    agent: Option<super::agent::Prepared>,
+    agent: Option<crate::server::Prepared>,
 ) -> Result<u8, DaemonError> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::UnixListener::from_std(listener)?;

@@ -24,7 +24,52 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::fetch::FetchError;
+use crate::config::mender_conf::{MenderConfig, MenderPaths};
+use crate::fetch::retry::DownloadPolicy;
+use crate::fetch::{Client, FetchError};
+use device_key::DeviceKey;
+use settings::{DeviceKeySource, ServerSettings, ServerTable};
+
+/// What can be checked before the agent runs: the settings, the HTTPS client, and the device
+/// key unless it is still to be created.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The settings.
+    pub settings: ServerSettings,
+    /// A client with `ServerCertificate` and `HttpsClient`.
+    pub client: Client,
+    /// The device key; `None` when its file is yet to be made.
+    pub key: Option<DeviceKey>,
+}
+
+/// Checks everything in the configuration that can be wrong: the settings, `ServerCertificate`
+/// and `HttpsClient`, and a device key that exists (or a `pkcs11:` one). `None` when mender.conf
+/// names no server. A missing key file is left to be created: an RSA 3072 key takes a while on
+/// a small board.
+pub fn prepare(
+    mender: &MenderConfig,
+    paths: &MenderPaths,
+    table: &ServerTable,
+    policy: DownloadPolicy,
+) -> Result<Option<Prepared>, ServerError> {
+    let Some(settings) = ServerSettings::read(mender, paths, table)? else {
+        return Ok(None);
+    };
+    let client = Client::with_identity(
+        settings.server_certificate.as_deref(),
+        settings.client_identity.as_ref(),
+        policy,
+    )?;
+    let key = match &settings.device_key {
+        DeviceKeySource::File(path) if !path.exists() => None,
+        source => Some(DeviceKey::open(source)?),
+    };
+    Ok(Some(Prepared {
+        settings,
+        client,
+        key,
+    }))
+}
 
 /// The agent could not do what it was asked.
 #[derive(Debug, Error)]

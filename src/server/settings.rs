@@ -64,6 +64,14 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
+    /// The device key's file or URI, as messages name it.
+    pub fn device_key_name(&self) -> String {
+        match &self.device_key {
+            DeviceKeySource::File(path) => path.display().to_string(),
+            DeviceKeySource::Token(uri) => uri.split('?').next().unwrap_or_default().to_owned(),
+        }
+    }
+
     /// The agent's settings, or `None` when mender.conf names no server.
     pub fn read(
         mender: &MenderConfig,

@@ -754,3 +754,41 @@ fn a_server_that_requires_a_client_certificate_gets_the_httpsclient_one() {
         |st| !st["inventory"].as_object().unwrap().is_empty(),
     );
 }
+
+#[test]
+fn check_config_checks_the_agent_settings_too() {
+    let web = crate::fixtures::Scratch::new();
+    let server = Server::start(web.root(), &["--auto-accept"]);
+    let run = |s: &crate::fixtures::Scratch| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+            .args(["check-config", "--config-file"])
+            .arg(s.write("etc/artifact-gate.toml", b""))
+            .envs(env_of(s))
+            .output()
+            .unwrap()
+    };
+    let s = device(&server, "");
+    let out = run(&s);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("Mender server: {}/", server.url()))
+            && text.contains("mender-agent.pem (made at the daemon's first start)"),
+        "{text}"
+    );
+    let half = device(
+        &server,
+        r#""HttpsClient":{"Certificate":"/etc/mender/client.crt"}"#,
+    );
+    let out = run(&half);
+    assert_eq!(out.status.code(), Some(2));
+    let words = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        words.contains("HttpsClient: Certificate is set but Key is not"),
+        "{words}"
+    );
+}
