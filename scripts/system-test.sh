@@ -23,6 +23,11 @@
 # B; its daemon polls nginx on the host (the guest reaches the host's loopback as 10.0.2.2
 # through QEMU's user-mode network, nothing else), reads release-4's signed head, downloads and
 # installs it, reboots into slot A and commits.
+# Scenario 4, a deployment from a Mender server (issue #15): the operator points slot A at the
+# Mender server stand-in (tests/standin/mender_server.py behind nginx on the host); its daemon
+# authenticates, sends its inventory, takes the deployment of release-5, installs it into
+# slot B, reports `rebooting` and reboots; in slot B the boot check commits and the agent
+# reports `success`.
 #
 #   scripts/system-test.sh ARMV7_BINARY     (needs root; installs its packages with scripts/install-deps.sh arm)
 # Set SYSTEST_KEEP=1 to keep the work directory (consoles in boot-*.log). For development only,
@@ -157,6 +162,9 @@ cat >"$R/etc/mender/mender.conf" <<'EOF'
   "RootfsPartB": "/dev/vda2"
 }
 EOF
+mkdir -p "$R/usr/share/mender/identity"
+printf '#!/bin/sh\necho mac=52:54:00:12:34:56\n' >"$R/usr/share/mender/identity/mender-device-identity"
+chmod 0755 "$R/usr/share/mender/identity/mender-device-identity"
 printf '/dev/vda %s %s\n/dev/vda %s %s\n' $ENV_A $ENV_SIZE $ENV_B $ENV_SIZE >"$R/etc/fw_env.config"
 printf '/dev/vda3 /var/lib/mender ext4 defaults 0 0\n' >"$R/etc/fstab"
 echo artifact-gate-test >"$R/etc/hostname"
@@ -193,6 +201,14 @@ case $step in
         ;;
     wait) ;; # the daemon acts on its own in this boot
     check) say "done"; systemctl poweroff --no-block ;;
+    settle)
+        # The agent reports the deployment kept across the reboot, then clears it.
+        n=0
+        while [ -e /var/lib/mender/artifact-gate/deployment.json ] && [ $n -lt 1200 ]; do
+            sleep 0.1; n=$((n + 1))
+        done
+        [ -e /var/lib/mender/artifact-gate/deployment.json ] || say "deployment settled"
+        say "done"; systemctl poweroff --no-block ;;
 esac
 touch /run/agtest.reported
 EOF
@@ -257,7 +273,34 @@ cp "$C/artifact-gate.toml" "$R/etc/artifact-gate/artifact-gate.toml"
 cp "$C/mender.conf" "$R/etc/mender/mender.conf"
 cp "$N/srv.pem" "$R/etc/mender/server.crt"
 make_image release-4 "$W/release-4.ext4"
+# The Mender server's settings, as the operator writes them; release-5 ships with them.
+API_PORT=$(free_port)
+S=$W/server-config
+mkdir -p "$S"
+cat >"$S/artifact-gate.toml" <<'EOF'
+[update]
+reboot_after_install = true
+reboot_command = ["/usr/local/bin/agtest-reboot"]
+EOF
+cat >"$S/mender.conf" <<EOF
+{
+  "ArtifactVerifyKey": "/etc/mender/artifact-verify-key.pem",
+  "ServerURL": "https://10.0.2.2:$NGINX_PORT",
+  "ServerCertificate": "/etc/mender/server.crt",
+  "UpdatePollIntervalSeconds": 5,
+  "InventoryPollIntervalSeconds": 300,
+  "RetryPollIntervalSeconds": 5,
+  "RootfsPartA": "/dev/vda1",
+  "RootfsPartB": "/dev/vda2"
+}
+EOF
+cp "$S/artifact-gate.toml" "$R/etc/artifact-gate/artifact-gate.toml"
+cp "$S/mender.conf" "$R/etc/mender/mender.conf"
+make_image release-5 "$W/release-5.ext4"
 mkdir -p "$W/data/incoming"
+# A P-256 device key made ahead: an RSA 3072 key made on an emulated CPU would cost minutes.
+openssl ecparam -name prime256v1 -genkey -noout -out "$W/data/mender-agent.pem"
+chmod 0600 "$W/data/mender-agent.pem"
 echo "device_type=beaglebone" >"$W/data/device_type"
 printf '#!/bin/sh\necho "health check: the service this release needs is missing" >&2\nexit 1\n' \
     >"$W/ArtifactCommit_Enter_50_health"
@@ -271,7 +314,10 @@ write_artifact() { # NAME [mender-artifact options…]
 write_artifact release-2
 write_artifact release-3 -s "$W/ArtifactCommit_Enter_50_health"
 write_artifact release-4
+write_artifact release-5
 mv "$W/data/incoming/release-4.mender" "$N/www/beaglebone/stable.mender"
+mkdir -p "$N/www/artifacts"
+mv "$W/data/incoming/release-5.mender" "$N/www/artifacts/release-5.mender"
 mkfs.ext4 -q -F -L data -d "$W/data" "$W/data.ext4" "${DATA_MB}M" >/dev/null
 
 DISK=$W/disk.img
@@ -383,19 +429,29 @@ expect 4 '^AGTEST done' "the guest finished"
 # Scenario 3: the operator turns the channel on in slot B (its configuration files, written
 # into the partition); nginx on the host serves release-4.
 step "scenario 3: nginx on 127.0.0.1:$NGINX_PORT serves the channel; slot B's channel is on"
-nginx_start "$N" "$NGINX_PORT" || fail "nginx did not start ($N/error.log)"
-trap 'nginx_stop "$N"; cleanup' EXIT
-SLOT_B_OFFSET=$((PART_START_MB + ROOTFS_MB))
-dd if="$DISK" of="$W/slot-b.ext4" bs=1M skip=$SLOT_B_OFFSET count=$ROOTFS_MB status=none
-debugfs -w "$W/slot-b.ext4" >"$W/debugfs.log" 2>&1 <<EOF || fail "debugfs on slot B"
+# The Mender server stand-in, behind the same nginx (scenario 4).
+python3 tests/standin/mender_server.py --port "$API_PORT" --auto-accept >/dev/null 2>"$W/standin.log" &
+STANDIN_PID=$!
+nginx_start "$N" "$NGINX_PORT" "$API_PORT" || fail "nginx did not start ($N/error.log)"
+trap 'nginx_stop "$N"; kill $STANDIN_PID 2>/dev/null; cleanup' EXIT
+# configure_slot PART DIR: the operator's settings from DIR (artifact-gate.toml, mender.conf)
+# and the server's certificate, written into slot PART's partition as if edited on the device.
+configure_slot() {
+    local offset=$((PART_START_MB + ($1 - 1) * ROOTFS_MB)) image=$W/slot.ext4
+    dd if="$DISK" of="$image" bs=1M skip=$offset count=$ROOTFS_MB status=none
+    # `write` refuses to replace a file, hence the `rm`s (a missing file is only a message).
+    debugfs -w "$image" >"$W/debugfs.log" 2>&1 <<EOF || fail "debugfs on slot $1"
 rm /etc/artifact-gate/artifact-gate.toml
-write $C/artifact-gate.toml /etc/artifact-gate/artifact-gate.toml
+write $2/artifact-gate.toml /etc/artifact-gate/artifact-gate.toml
 rm /etc/mender/mender.conf
-write $C/mender.conf /etc/mender/mender.conf
+write $2/mender.conf /etc/mender/mender.conf
+rm /etc/mender/server.crt
 write $N/srv.pem /etc/mender/server.crt
 EOF
-dd if="$W/slot-b.ext4" of="$DISK" bs=1M seek=$SLOT_B_OFFSET conv=notrunc status=none
-rm -f "$W/slot-b.ext4"
+    dd if="$image" of="$DISK" bs=1M seek=$offset conv=notrunc status=none
+    rm -f "$image"
+}
+configure_slot 2 "$C"
 NIC=(-netdev user,id=net0 -device virtio-net-device,netdev=net0)
 boot wait 2
 expect 5 '^AGTEST boot root=/dev/vda2 image=release-2' "slot B runs release-2 with the channel on"
@@ -413,4 +469,33 @@ boot check 1
 expect 6 '^AGTEST boot root=/dev/vda1 image=release-4' "slot A runs release-4"
 expect 6 'boot check: .*"artifact_name":"release-4".*"result":"committed"' "the boot check committed release-4"
 expect 6 '^AGTEST status .*"artifact_name": ?"release-4"' "release-4 is the installed artifact"
-step "full-system test passed: $BOOTS boots, three scenarios"
+
+# Scenario 4: slot A (release-4) is pointed at the Mender server; release-5 is deployed.
+step "scenario 4: the Mender server stand-in on 127.0.0.1:$API_PORT deploys release-5"
+configure_slot 1 "$S"
+DEPLOYMENT=0b5a4c56-0e2e-4000-8000-00000000000f
+printf '{"id":"%s","artifact_name":"release-5","uri":"https://10.0.2.2:%s/artifacts/release-5.mender"}' \
+    "$DEPLOYMENT" "$NGINX_PORT" >"$W/deploy.json"
+curl -sSf -X POST --data-binary @"$W/deploy.json" "http://127.0.0.1:$API_PORT/_control/deploy" \
+    >/dev/null || fail "the stand-in took no deployment ($W/standin.log)"
+statuses() {
+    curl -sS "http://127.0.0.1:$API_PORT/_control/state" | python3 -c '
+import json, sys
+print(" ".join(s["status"] for s in json.load(sys.stdin)["statuses"] if s["deployment"] == sys.argv[1]))' "$DEPLOYMENT"
+}
+boot wait 1
+expect 7 '^AGTEST boot root=/dev/vda1 image=release-4' "slot A runs release-4, pointed at the server"
+expect 7 'authenticated with https://10.0.2.2' "the agent authenticated with the stand-in"
+expect 7 'rebooting into the update' "it installed release-5 and rebooted"
+expect_env mender_boot_part 2
+expect_env upgrade_available 1
+[[ $(statuses) == "downloading installing rebooting" ]] || fail "statuses after boot 7: $(statuses)"
+echo "   ok: the stand-in heard downloading, installing, rebooting"
+
+boot settle 2
+expect 8 '^AGTEST boot root=/dev/vda2 image=release-5' "slot B runs release-5"
+expect 8 'boot check: .*"artifact_name":"release-5".*"result":"committed"' "the boot check committed release-5"
+expect 8 '^AGTEST deployment settled' "the agent delivered the deployment's end"
+[[ $(statuses) == "downloading installing rebooting success" ]] || fail "statuses after boot 8: $(statuses)"
+echo "   ok: the stand-in heard success"
+step "full-system test passed: $BOOTS boots, four scenarios"
