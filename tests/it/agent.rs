@@ -679,6 +679,10 @@ fn a_device_key_in_a_tpm_signs_the_auth_requests_on_the_tpm() {
     .into_iter()
     .chain(["--label", "agent", "--id", "30"])
     .collect::<Vec<_>>());
+    if cfg!(target_pointer_width = "32") {
+        // The key was written by the 64-bit tools; the 32-bit library under test reads it.
+        tpm.narrow_store_for_32_bit();
+    }
     let uri = format!(
         "pkcs11:token=upd-tpm;object=agent?module-path={}&pin-value=1234",
         crate::tokens::TPM2_PKCS11

@@ -428,7 +428,7 @@ impl Tpm {
     /// CK_UNAVAILABLE_INFORMATION (~0) as 2^64-1, which a 32-bit build of the library (the ARM
     /// binary under test) refuses to parse; a store provisioned on a 32-bit device holds
     /// 2^32-1 there. This rewrites the store as the device would have written it.
-    fn narrow_store_for_32_bit(&self) {
+    pub(crate) fn narrow_store_for_32_bit(&self) {
         let script = r#"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
