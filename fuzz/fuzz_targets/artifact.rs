@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
             provides: None,
         },
         limits: Limits::default(),
+        expect_manifest_sha256: None,
     };
     let _ = read_artifact(Cursor::new(data), &options, &mut DiscardSink);
 });

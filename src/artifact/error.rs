@@ -48,6 +48,17 @@ pub enum Rejection {
         crate::error::escape::escaped(.0)
     )]
     StreamCut(String),
+    /// Not the artifact that was inspected (`--expect-manifest-sha256`).
+    #[error(
+        "this is not the inspected artifact: its manifest's SHA-256 is {found}, expected {expected} \
+         (the signature is valid, but another artifact was asked for)"
+    )]
+    NotInspected {
+        /// The SHA-256 asked for.
+        expected: String,
+        /// This artifact's.
+        found: String,
+    },
     /// An entry seen twice.
     #[error("entry '{}' appears twice", crate::error::escape::escaped(.0))]
     DuplicateEntry(String),

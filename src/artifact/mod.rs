@@ -41,6 +41,8 @@ pub use sink::{
 };
 pub use tar_rules::{EntryNameError, TarEnd};
 
+use crate::stream::Sha256Digest;
+
 /// Settings for one read.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
@@ -50,4 +52,8 @@ pub struct ReadOptions {
     pub device: DeviceFacts,
     /// Size caps.
     pub limits: Limits,
+    /// Only this artifact: the SHA-256 of its raw manifest, as `read`/`validate` reported it
+    /// when the artifact was inspected (issue #16). Checked right after the signature, before
+    /// any header or payload byte is used.
+    pub expect_manifest_sha256: Option<Sha256Digest>,
 }

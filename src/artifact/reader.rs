@@ -131,6 +131,17 @@ impl<'a, R: Read> OuterReader<'_, 'a, R> {
             limits.max_name_len,
         )
         .map_err(Rejection::from)?;
+        // Bound to the inspected artifact (issue #16 item 1): a validly signed other one is
+        // refused too, before anything of it is used.
+        if let Some(expected) = &options.expect_manifest_sha256
+            && verified.raw_digest() != expected
+        {
+            return Err(Rejection::NotInspected {
+                expected: hex::encode(expected),
+                found: hex::encode(verified.raw_digest()),
+            }
+            .into());
+        }
         let manifest = verified.manifest();
         compare(
             "version",

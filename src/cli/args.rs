@@ -99,6 +99,10 @@ pub(super) struct InstallArgs {
     /// ($ARTIFACT_GATE_SOCKET, else api.socket from /etc/artifact-gate/artifact-gate.toml).
     #[arg(long)]
     pub(super) no_daemon: bool,
+    /// Install only the artifact that was inspected: the manifest_sha256 that `read --json` or
+    /// `validate` printed for it. Any other artifact, even a validly signed one, is rejected.
+    #[arg(long, value_name = "HEX", value_parser = crate::stream::parse_sha256_hex)]
+    pub(super) expect_manifest_sha256: Option<crate::stream::Sha256Digest>,
     /// The artifact file, an https:// URL (streamed, never stored whole; the system roots and
     /// mender.conf's ServerCertificate are trusted), or '-' for standard input.
     #[arg(value_name = "ARTIFACT|URL")]

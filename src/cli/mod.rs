@@ -114,6 +114,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     provides: None,
                 },
                 limits: settings.limits()?,
+                expect_manifest_sha256: None,
             };
             let verified = verify_input(&settings, &args.artifact, &options)?;
             let mut out = io::stdout().lock();
@@ -129,6 +130,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 signature,
                 device: DeviceFacts::default(),
                 limits: settings.limits()?,
+                expect_manifest_sha256: None,
             };
             let verified = verify_input(&settings, &args.artifact, &options)?;
             let report = describe(&verified);
@@ -150,7 +152,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
             if !local_only && let Some(socket) = crate::daemon::api_client::daemon_socket(&settings)
             {
                 tracing::info!(socket = %socket.display(), "installing through the daemon");
-                let outcome = crate::daemon::api_client::install(&socket, &args.artifact)?;
+                let outcome = crate::daemon::api_client::install(
+                    &socket,
+                    &args.artifact,
+                    args.expect_manifest_sha256.as_ref(),
+                )?;
                 if outcome.status == crate::daemon::wire::InstallStatus::Committed {
                     println!("Installed and committed.");
                 } else {
@@ -169,7 +175,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }
                 return Ok(exit::OK);
             }
-            let ctx = settings.install_context(args.allow_unsigned)?;
+            let mut ctx = settings.install_context(args.allow_unsigned)?;
+            ctx.expect_manifest_sha256 = args.expect_manifest_sha256;
             warn_broken_keys(&ctx.broken_keys);
             first_start_bootstrap(&settings, &ctx, &args.artifact)?;
             let (input, size) = settings.open_input_sized(&args.artifact, None)?;

@@ -22,10 +22,11 @@ pub(super) fn verdict(v: &VerifiedArtifact) -> String {
         }
     };
     format!(
-        "valid: artifact '{}' ({}, {} file(s), {bytes} bytes); {trust}",
+        "valid: artifact '{}' ({}, {} file(s), {bytes} bytes); {trust}; manifest_sha256 {}",
         escaped(&v.header().artifact_name()),
         escaped(kind),
-        v.files().len()
+        v.files().len(),
+        hex::encode(v.manifest_sha256())
     )
 }
 
@@ -50,6 +51,7 @@ pub(super) fn describe(v: &VerifiedArtifact) -> Value {
         "format_version": v.format_version(),
         "compression": v.compression().to_string(),
         "signature": trust_json(v.trust()),
+        "manifest_sha256": hex::encode(v.manifest_sha256()),
         "device_types": h.device_types(),
         "depends": {
             "artifact_name": h.depends_artifact_name(),
@@ -91,6 +93,10 @@ pub(super) fn render_text(v: &VerifiedArtifact) -> String {
     line(format!("  Name: {}", escaped(&h.artifact_name())));
     line(format!("  Format: mender, version {}", v.format_version()));
     line(format!("  Compression: {}", v.compression()));
+    line(format!(
+        "  Manifest SHA-256: {}",
+        hex::encode(v.manifest_sha256())
+    ));
     let sig = match &v.trust() {
         Trust::Verified { key, scheme } => format!("verified with '{key}' ({})", scheme.name()),
         Trust::DangerUnverified { signed: true } => "signed, NOT verified (no key)".to_owned(),

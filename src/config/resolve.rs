@@ -166,6 +166,7 @@ impl Settings {
             limits: self.limits()?,
             observer: Default::default(),
             deployment: None,
+            expect_manifest_sha256: None,
         })
     }
 

@@ -24,6 +24,7 @@ use crate::error::{Class, Classify, Failure};
 use crate::install::context::{Finished, InstallOutcome, Observer};
 use crate::install::flow;
 use crate::install::module::RebootNeed;
+use crate::stream::{Sha256Digest, parse_sha256_hex};
 
 /// A response body: a whole JSON document or a stream of events.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -147,18 +148,44 @@ pub enum NamedInput {
     Url(String),
 }
 
-/// Parses a JSON install request: exactly one of an absolute `path` and an `https://` `url`.
-pub fn parse_install_request(bytes: &[u8]) -> Result<NamedInput, Failure> {
+/// Parses a JSON install request: exactly one of an absolute `path` and an `https://` `url`,
+/// and optionally `expect_manifest_sha256`.
+pub fn parse_install_request(bytes: &[u8]) -> Result<(NamedInput, Option<Sha256Digest>), Failure> {
     let bad = |message: String| Failure::new(Class::Config, "bad_request", message);
     let request: InstallRequest =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("malformed JSON request: {e}")))?;
-    match (request.path, request.url) {
+    let expect = request
+        .expect_manifest_sha256
+        .as_deref()
+        .map(parse_sha256_hex)
+        .transpose()
+        .map_err(|e| bad(format!("expect_manifest_sha256: {e}")))?;
+    let input = match (request.path, request.url) {
         (Some(p), None) if p.is_absolute() => Ok(NamedInput::Path(p)),
         (Some(p), None) => Err(bad(format!("path must be absolute: {}", p.display()))),
         (None, Some(u)) if u.starts_with("https://") => Ok(NamedInput::Url(u)),
         (None, Some(u)) => Err(bad(format!("url must be https://: {u}"))),
         _ => Err(bad("give exactly one of \"path\" and \"url\"".to_owned())),
-    }
+    }?;
+    Ok((input, expect))
+}
+
+/// `expect_manifest_sha256=HEX` in a streamed upload's query.
+fn query_expectation(query: Option<&str>) -> Result<Option<Sha256Digest>, Failure> {
+    let Some(value) = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("expect_manifest_sha256="))
+    else {
+        return Ok(None);
+    };
+    parse_sha256_hex(value).map(Some).map_err(|e| {
+        Failure::new(
+            Class::Config,
+            "bad_request",
+            format!("expect_manifest_sha256: {e}"),
+        )
+    })
 }
 
 /// An uploaded artifact as a blocking reader, with its announced length.
@@ -187,6 +214,10 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut expect = match query_expectation(req.uri().query()) {
+        Ok(expect) => expect,
+        Err(failure) => return error(&failure),
+    };
     let input = if is_json {
         let limit = daemon.config.limits.max_request_json_bytes;
         let bytes = match Limited::new(req.into_body(), limit).collect().await {
@@ -200,8 +231,13 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
             }
         };
         match parse_install_request(&bytes) {
-            Ok(NamedInput::Path(p)) => Input::Path(p),
-            Ok(NamedInput::Url(u)) => Input::Url(u),
+            Ok((named, named_expect)) => {
+                expect = named_expect.or(expect);
+                match named {
+                    NamedInput::Path(p) => Input::Path(p),
+                    NamedInput::Url(u) => Input::Url(u),
+                }
+            }
             Err(failure) => return error(&failure),
         }
     } else {
@@ -231,7 +267,11 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
     };
     let d = daemon.clone();
     tokio::task::spawn_blocking(move || {
-        let result = run_install(&d, reader, source, &events, Hooks::default());
+        let hooks = Hooks {
+            expect_manifest_sha256: expect,
+            ..Hooks::default()
+        };
+        let result = run_install(&d, reader, source, &events, hooks);
         // The slot is free before the client reads the last event, so its next request is
         // never refused as busy.
         drop(guard);
@@ -264,6 +304,8 @@ pub(super) struct Hooks {
     pub(super) deployment: Option<String>,
     pub(super) before_install: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
     pub(super) before_reboot: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    /// Only the artifact whose raw manifest has this SHA-256.
+    pub(super) expect_manifest_sha256: Option<Sha256Digest>,
 }
 
 /// The install itself, on a blocking thread. Returns the final event's content.
@@ -284,6 +326,7 @@ pub(super) fn run_install(
         });
     });
     ctx.deployment = hooks.deployment;
+    ctx.expect_manifest_sha256 = hooks.expect_manifest_sha256;
     if let Some(gate) = hooks.before_install {
         ctx.observer = ctx.observer.with_gate(move |phase| match phase {
             crate::install::context::Phase::ArtifactInstall => gate(),

@@ -78,12 +78,16 @@ pub fn daemon_socket(settings: &Settings) -> Option<PathBuf> {
 }
 
 /// Installs `artifact` (a file, an `https://` URL or `-`) through the daemon at `socket`.
-pub fn install(socket: &Path, artifact: &Path) -> Result<InstallResult, ClientError> {
+pub fn install(
+    socket: &Path,
+    artifact: &Path,
+    expect: Option<&crate::stream::Sha256Digest>,
+) -> Result<InstallResult, ClientError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| transport(socket, e))?;
-    runtime.block_on(install_async(socket, artifact))
+    runtime.block_on(install_async(socket, artifact, expect.map(hex::encode)))
 }
 
 /// `POST path` to the daemon at `socket` (`/v1/check-update`, `/v1/send-inventory`): returns
@@ -153,7 +157,11 @@ fn transport(socket: &Path, detail: impl std::fmt::Display) -> ClientError {
 
 type UploadBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
-async fn install_async(socket: &Path, artifact: &Path) -> Result<InstallResult, ClientError> {
+async fn install_async(
+    socket: &Path,
+    artifact: &Path,
+    expect: Option<String>,
+) -> Result<InstallResult, ClientError> {
     let stream = tokio::net::UnixStream::connect(socket)
         .await
         .map_err(|e| transport(socket, e))?;
@@ -164,7 +172,11 @@ async fn install_async(socket: &Path, artifact: &Path) -> Result<InstallResult, 
         let _ = connection.await;
     });
     let text = artifact.to_string_lossy();
-    let request = Request::post("http://localhost/v1/install").header("host", "localhost");
+    let target = match &expect {
+        Some(hex) => format!("http://localhost/v1/install?expect_manifest_sha256={hex}"),
+        None => "http://localhost/v1/install".to_owned(),
+    };
+    let request = Request::post(target).header("host", "localhost");
     let request = if text == "-" {
         request
             .header("content-type", "application/vnd.mender-artifact")
@@ -173,12 +185,14 @@ async fn install_async(socket: &Path, artifact: &Path) -> Result<InstallResult, 
         let body = if text.starts_with("https://") || text.starts_with("http://") {
             InstallRequest {
                 url: Some(text.into_owned()),
+                expect_manifest_sha256: expect.clone(),
                 ..InstallRequest::default()
             }
         } else {
             let path = std::path::absolute(artifact).map_err(|e| transport(socket, e))?;
             InstallRequest {
                 path: Some(path),
+                expect_manifest_sha256: expect.clone(),
                 ..InstallRequest::default()
             }
         };

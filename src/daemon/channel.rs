@@ -115,6 +115,7 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
             provides: Some(provides),
         },
         limits: ctx.limits.clone(),
+        expect_manifest_sha256: None,
     };
     let found = poll::check(&client, &url, seen.as_ref(), &options, installed.as_deref())?;
     let remember = |result: &PollResult| {

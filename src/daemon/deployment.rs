@@ -129,6 +129,7 @@ pub(super) fn run(
         deployment: Some(d.id.clone()),
         before_install: Some(gate(agent, d, Status::Installing, &log)),
         before_reboot: Some(gate(agent, d, Status::Rebooting, &log)),
+        expect_manifest_sha256: None,
     };
     let (events, _body) = Events::channel();
     let result = api::run_install(

@@ -20,6 +20,9 @@ pub struct InstallRequest {
     /// An `https://` URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Install only the artifact whose raw manifest has this SHA-256 (64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_manifest_sha256: Option<String>,
 }
 
 /// One line of an install's event stream (`application/x-ndjson`).

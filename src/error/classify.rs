@@ -107,6 +107,7 @@ impl Classify for Rejection {
             Self::EmptyEntry { .. } => "empty_entry",
             Self::StreamCut(_) | Self::Truncated { .. } => "truncated",
             Self::DuplicateEntry(_) => "duplicate_entry",
+            Self::NotInspected { .. } => "manifest_mismatch",
             Self::Augmented(_) => "augmented_artifact",
             Self::SecondPayload(_) => "second_payload",
             Self::NotRegular { .. } => "not_a_regular_file",

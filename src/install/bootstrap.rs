@@ -150,6 +150,7 @@ fn install_unsigned(
         signature: SignaturePolicy::DangerAllowUnsigned,
         device: DeviceFacts::default(),
         limits: ctx.limits.clone(),
+        expect_manifest_sha256: None,
     };
     let read = artifact::read_artifact(&bytes[..], &options, &mut DiscardSink)
         .map_err(|e| e.to_string())?;

@@ -45,6 +45,8 @@ pub struct InstallContext {
     /// The server deployment this install carries out (the Mender agent's), stored with the
     /// pending record.
     pub deployment: Option<String>,
+    /// Install only the artifact whose raw manifest has this SHA-256 (`--expect-manifest-sha256`).
+    pub expect_manifest_sha256: Option<crate::stream::Sha256Digest>,
 }
 
 impl InstallContext {

@@ -38,6 +38,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             provides: Some(provides.clone()),
         },
         limits: ctx.limits.clone(),
+        expect_manifest_sha256: ctx.expect_manifest_sha256,
     };
     let setup = ModuleSetup {
         data_dir: ctx.paths.data_dir.clone(),

@@ -25,6 +25,18 @@ pub use error::StreamError;
 /// A SHA-256 digest.
 pub type Sha256Digest = [u8; 32];
 
+/// A SHA-256 digest written as 64 hex digits (either case), as `read` and `validate` print it.
+pub fn parse_sha256_hex(text: &str) -> Result<Sha256Digest, String> {
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut digest).map_err(|_| {
+        format!(
+            "{} is not a SHA-256 (64 hex digits)",
+            crate::error::escape::quoted(text)
+        )
+    })?;
+    Ok(digest)
+}
+
 /// Wraps the raw artifact input: counts bytes, enforces the size cap and tags input errors.
 #[derive(Debug)]
 pub struct SourceReader<R> {

@@ -96,7 +96,7 @@ impl Daemon {
     }
 
     /// curl against the API: (HTTP status, body).
-    fn curl(&self, method: &str, path: &str, args: &[&str]) -> (u16, String) {
+    pub(crate) fn curl(&self, method: &str, path: &str, args: &[&str]) -> (u16, String) {
         curl_as(&self.socket, None, method, path, args)
     }
 

@@ -757,6 +757,7 @@ pub fn signed_by(key: &str) -> artifact_gate::artifact::ReadOptions {
         signature: artifact_gate::signature::SignaturePolicy::Required(ring),
         device: artifact_gate::policy::DeviceFacts::default(),
         limits: artifact_gate::stream::limits::Limits::default(),
+        expect_manifest_sha256: None,
     }
 }
 

@@ -29,6 +29,7 @@ mod install_rejections;
 mod key_list;
 mod large;
 mod modules;
+mod policy;
 mod resume;
 mod robustness;
 mod rootfs;

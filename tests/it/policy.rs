@@ -1,0 +1,155 @@
+//! Trust policy beyond the signature (issue #16). Item 1: an install bound to the artifact that
+//! was inspected, by the SHA-256 of its raw manifest (which the signature covers).
+
+use crate::daemon::{Daemon, env_of};
+use crate::fixtures::{app_artifact, app_target, gate, module_device, sha256_hex, untar};
+
+/// The SHA-256 of an artifact's raw `manifest` member.
+fn manifest_sha256(artifact: &std::path::Path) -> String {
+    let members = untar(&std::fs::read(artifact).unwrap());
+    let manifest = members.iter().find(|m| m.name == "manifest").unwrap();
+    sha256_hex(&manifest.data)
+}
+
+#[test]
+fn validate_and_read_report_the_manifest_sha256() {
+    let s = module_device();
+    let art = app_artifact(&s, "release-1", "one\n", &[]);
+    let expected = manifest_sha256(&art);
+    let out = gate(&["validate", art.to_str().unwrap()], s.root());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.trim_end()
+            .ends_with(&format!("; manifest_sha256 {expected}")),
+        "{line}"
+    );
+    let out = gate(&["read", "--json", art.to_str().unwrap()], s.root());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["manifest_sha256"], expected.as_str());
+}
+
+#[test]
+fn a_validly_signed_but_other_artifact_than_the_inspected_one_is_rejected() {
+    let s = module_device();
+    let inspected = app_artifact(&s, "release-1", "inspected\n", &[]);
+    let swapped = app_artifact(&s, "release-1-swapped", "swapped in\n", &[]);
+    let want = manifest_sha256(&inspected);
+    let found = manifest_sha256(&swapped);
+    assert_ne!(want, found);
+    let out = gate(
+        &[
+            "install",
+            "--no-daemon",
+            "--expect-manifest-sha256",
+            &want,
+            swapped.to_str().unwrap(),
+        ],
+        s.root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let words = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        words.contains("not the inspected artifact")
+            && words.contains(&want)
+            && words.contains(&found),
+        "{words}"
+    );
+    assert_eq!(app_target(&s), None, "the swapped artifact was installed");
+    // The inspected one installs.
+    let out = gate(
+        &[
+            "install",
+            "--no-daemon",
+            "--expect-manifest-sha256",
+            &want.to_uppercase(),
+            inspected.to_str().unwrap(),
+        ],
+        s.root(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app_target(&s).as_deref(), Some("inspected\n"));
+    // A value that is no SHA-256 is a usage error.
+    let out = gate(
+        &[
+            "install",
+            "--expect-manifest-sha256",
+            "abc",
+            inspected.to_str().unwrap(),
+        ],
+        s.root(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_daemon_binds_an_install_to_the_inspected_artifact_too() {
+    let s = module_device();
+    let inspected = app_artifact(&s, "release-1", "inspected\n", &[]);
+    let swapped = app_artifact(&s, "release-1-swapped", "swapped in\n", &[]);
+    let want = manifest_sha256(&inspected);
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    // By path, in the JSON request.
+    let (code, body) = d.curl(
+        "POST",
+        "/v1/install",
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &format!(
+                r#"{{"path":"{}","expect_manifest_sha256":"{want}"}}"#,
+                swapped.display()
+            ),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+    let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "error", "{body}");
+    assert_eq!(last["code"], "manifest_mismatch", "{body}");
+    assert_eq!(last["class"], "rejected", "{body}");
+    assert_eq!(app_target(&s), None);
+    // Streamed through the command line (the daemon's client): the same refusal.
+    let socket = s.root().join("run/api.sock");
+    let bytes = std::fs::read(&swapped).unwrap();
+    let out = {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
+        cmd.args(["install", "--expect-manifest-sha256", &want, "-"])
+            .envs(env_of(&s))
+            .env("ARTIFACT_GATE_SOCKET", &socket)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        let _ = child.stdin.take().unwrap().write_all(&bytes);
+        child.wait_with_output().unwrap()
+    };
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not the inspected artifact"));
+    assert_eq!(app_target(&s), None);
+    // The inspected one.
+    let (code, body) = d.curl(
+        "POST",
+        "/v1/install",
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &format!(
+                r#"{{"path":"{}","expect_manifest_sha256":"{want}"}}"#,
+                inspected.display()
+            ),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(app_target(&s).as_deref(), Some("inspected\n"), "{body}");
+}
