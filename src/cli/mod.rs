@@ -368,7 +368,7 @@ fn verify_input(
 ) -> Result<VerifiedArtifact, Error> {
     let input = settings.open_input(artifact)?;
     let verified = artifact::read_artifact(input, options, &mut DiscardSink)?;
-    if let Trust::Verified { key, scheme } = &verified.trust() {
+    if let Trust::Verified { key, scheme, .. } = &verified.trust() {
         tracing::info!(key = %key, scheme = scheme.name(), "manifest signature verified");
     }
     Ok(verified)

@@ -11,7 +11,7 @@ pub(super) fn verdict(v: &VerifiedArtifact) -> String {
     let bytes: u64 = v.files().iter().map(|f| f.size()).sum();
     let kind = v.header().payload_type().name().unwrap_or("empty payload");
     let trust = match &v.trust() {
-        Trust::Verified { key, scheme } => {
+        Trust::Verified { key, scheme, .. } => {
             format!("signature verified with key '{key}' ({})", scheme.name())
         }
         Trust::DangerUnverified { signed: true } => {
@@ -32,8 +32,13 @@ pub(super) fn verdict(v: &VerifiedArtifact) -> String {
 
 fn trust_json(trust: &Trust) -> Value {
     match trust {
-        Trust::Verified { key, scheme } => json!({
-            "status": "verified", "key": key, "scheme": scheme.name()
+        Trust::Verified {
+            key,
+            scheme,
+            fingerprint,
+        } => json!({
+            "status": "verified", "key": key, "scheme": scheme.name(),
+            "key_fingerprint": fingerprint
         }),
         Trust::DangerUnverified { signed } => json!({
             "status": if *signed { "signed-not-verified" } else { "unsigned" },
@@ -98,7 +103,15 @@ pub(super) fn render_text(v: &VerifiedArtifact) -> String {
         hex::encode(v.manifest_sha256())
     ));
     let sig = match &v.trust() {
-        Trust::Verified { key, scheme } => format!("verified with '{key}' ({})", scheme.name()),
+        Trust::Verified {
+            key,
+            scheme,
+            fingerprint,
+        } => format!(
+            "verified with '{key}' ({}, key {})",
+            scheme.name(),
+            fingerprint.as_deref().unwrap_or("fingerprint unknown")
+        ),
         Trust::DangerUnverified { signed: true } => "signed, NOT verified (no key)".to_owned(),
         Trust::DangerUnverified { signed: false } => "unsigned".to_owned(),
     };

@@ -190,8 +190,17 @@ impl Settings {
                 .collect();
             (load::load_keys(&key_paths)?, Vec::new())
         };
+        // Revocation applies to -k keys too: a revoked key must not verify on any path.
+        let revoked = self
+            .gate()?
+            .policy
+            .revoked()
+            .map_err(ConfigError::Settings)?;
         match ring {
-            Some(ring) => Ok((SignaturePolicy::Required(ring), broken)),
+            Some(ring) => Ok((
+                SignaturePolicy::Required(ring.with_revoked(revoked)),
+                broken,
+            )),
             None if allow_unsigned => Ok((SignaturePolicy::DangerAllowUnsigned, broken)),
             None => Err(ConfigError::NoKeys(self.main_config()).into()),
         }

@@ -44,6 +44,32 @@ pub struct DaemonConfig {
     /// The Mender server agent's own settings (`[server]`; the server itself is mender.conf's
     /// `ServerURL`).
     pub server: crate::server::settings::ServerTable,
+    /// Trust policy beyond the signature (`[policy]`, issue #16).
+    pub policy: PolicyTable,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyTable {
+    /// Verify keys whose signatures are refused although mender.conf may still list them:
+    /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER, as `read` prints it.
+    pub revoked_keys: Vec<String>,
+}
+
+impl PolicyTable {
+    /// The revoked fingerprints; an entry that is not `sha256:` and 64 hex digits is an error.
+    pub fn revoked(&self) -> Result<Vec<crate::stream::Sha256Digest>, String> {
+        self.revoked_keys
+            .iter()
+            .map(|entry| {
+                entry
+                    .strip_prefix("sha256:")
+                    .ok_or_else(|| format!("{entry:?} does not start with sha256:"))
+                    .and_then(crate::stream::parse_sha256_hex)
+            })
+            .collect()
+    }
 }
 
 /// `[api]`.
@@ -214,6 +240,13 @@ impl DaemonConfig {
         }
         if let Some(Err((key, detail))) = config.channel.as_ref().map(ChannelConfig::check) {
             return Err(DaemonConfigError::Value { path, key, detail });
+        }
+        if let Err(detail) = config.policy.revoked() {
+            return Err(DaemonConfigError::Value {
+                path,
+                key: "policy.revoked_keys",
+                detail,
+            });
         }
         if let Err((key, detail)) = config.download.check() {
             return Err(DaemonConfigError::Value {

@@ -156,6 +156,7 @@ impl Classify for SignatureError {
             Self::Unsigned => "signature_missing",
             Self::Empty | Self::BadBase64(_) => "signature_malformed",
             Self::NoKeyVerified(_) => "signature_invalid",
+            Self::Revoked { .. } => "key_revoked",
         }
     }
 }

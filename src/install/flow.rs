@@ -234,7 +234,7 @@ fn fail(installed: &dyn Installed, scripts: &StateScripts) -> bool {
 fn log_trust(verified: &VerifiedArtifact) {
     let name = verified.header().artifact_name();
     match &verified.trust() {
-        crate::signature::Trust::Verified { key, scheme } => tracing::info!(
+        crate::signature::Trust::Verified { key, scheme, .. } => tracing::info!(
             artifact = %name,
             key = %key,
             scheme = scheme.name(),

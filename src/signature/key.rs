@@ -213,6 +213,20 @@ impl PublicKey {
             })
     }
 
+    /// SHA-256 of the key's SubjectPublicKeyInfo DER: what `[policy] revoked_keys` lists
+    /// (`sha256:<hex>`). `None` for a token key whose public value cannot be read out.
+    pub fn fingerprint(&self) -> Option<Sha256Digest> {
+        use rsa::pkcs8::EncodePublicKey;
+        let der = match self {
+            Self::Rsa(k) => k.to_public_key_der().ok()?.into_vec(),
+            Self::EcdsaP256(k) => k.to_public_key_der().ok()?.into_vec(),
+            Self::Ed25519(k) => k.to_public_key_der().ok()?.into_vec(),
+            #[cfg(feature = "pkcs11")]
+            Self::Token(k) => return k.software_key()?.fingerprint(),
+        };
+        Some(crate::stream::sha256(&der))
+    }
+
     /// Short algorithm name.
     pub fn algorithm(&self) -> &'static str {
         SchemeCheck::algorithm(self).name()

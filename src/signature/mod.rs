@@ -30,12 +30,28 @@ pub struct TrustedKey {
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     keys: Vec<TrustedKey>,
+    revoked: Vec<Sha256Digest>,
+}
+
+/// `sha256:<hex>`, as `read` prints a key's fingerprint and `[policy] revoked_keys` lists it.
+pub fn fingerprint_text(digest: &Sha256Digest) -> String {
+    format!("sha256:{}", hex::encode(digest))
 }
 
 impl KeyRing {
     /// A key ring; `None` when `keys` is empty, since an empty ring would verify nothing.
     pub fn new(keys: Vec<TrustedKey>) -> Option<Self> {
-        (!keys.is_empty()).then_some(Self { keys })
+        (!keys.is_empty()).then_some(Self {
+            keys,
+            revoked: Vec::new(),
+        })
+    }
+
+    /// The ring with these key fingerprints revoked (issue #16): a signature by such a key
+    /// is refused, even though the key is still configured.
+    pub fn with_revoked(mut self, revoked: Vec<Sha256Digest>) -> Self {
+        self.revoked = revoked;
+        self
     }
 
     /// The keys in trial order.
@@ -64,6 +80,8 @@ pub enum Trust {
         key: String,
         /// Which signature scheme matched.
         scheme: Scheme,
+        /// The key's fingerprint (`sha256:<hex>`), when it can be computed.
+        fingerprint: Option<String>,
     },
     /// DANGER: accepted under [`SignaturePolicy::DangerAllowUnsigned`]; `signed` says whether
     /// the artifact carried a signature nobody checked.
@@ -110,6 +128,17 @@ pub enum SignatureError {
     /// `manifest.sig` is empty.
     #[error("manifest.sig is empty")]
     Empty,
+    /// The key that verified the signature is revoked (`[policy] revoked_keys`).
+    #[error(
+        "the signature is by key '{key}' ({fingerprint}), which is revoked in [policy] \
+         revoked_keys"
+    )]
+    Revoked {
+        /// The key's label.
+        key: String,
+        /// Its fingerprint.
+        fingerprint: String,
+    },
     /// No configured key verified the signature; one reason per key.
     #[error("no configured key verifies the manifest signature: {}", describe(.0))]
     NoKeyVerified(Vec<(String, KeyVerifyFailure)>),
@@ -147,9 +176,18 @@ pub fn verify_manifest(
             for trusted in ring.keys() {
                 match trusted.key.verify(raw_manifest, &raw_digest, &sig) {
                     Ok(scheme) => {
+                        let fingerprint = trusted.key.fingerprint();
+                        if let Some(print) = fingerprint.filter(|f| ring.revoked.contains(f)) {
+                            return Err(SignatureError::Revoked {
+                                key: trusted.label.clone(),
+                                fingerprint: fingerprint_text(&print),
+                            }
+                            .into());
+                        }
                         verified = Some(Trust::Verified {
                             key: trusted.label.clone(),
                             scheme,
+                            fingerprint: fingerprint.as_ref().map(fingerprint_text),
                         });
                         break;
                     }

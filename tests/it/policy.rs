@@ -153,3 +153,83 @@ fn the_daemon_binds_an_install_to_the_inspected_artifact_too() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(app_target(&s).as_deref(), Some("inspected\n"), "{body}");
 }
+
+// Item 5: revoked keys.
+
+/// `sha256:` of a PEM public key's SubjectPublicKeyInfo DER, by OpenSSL.
+fn openssl_fingerprint(pem: &std::path::Path) -> String {
+    let der = std::process::Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+        .arg(pem)
+        .output()
+        .unwrap();
+    assert!(der.status.success());
+    format!("sha256:{}", sha256_hex(&der.stdout))
+}
+
+#[test]
+fn read_prints_the_fingerprint_that_revoked_keys_takes() {
+    let s = module_device();
+    let art = app_artifact(&s, "release-1", "one\n", &[]);
+    let print = openssl_fingerprint(&crate::fixtures::fx().path("rsa.pub"));
+    let out = gate(&["read", "--json", art.to_str().unwrap()], s.root());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["signature"]["key_fingerprint"], print.as_str());
+    let out = gate(&["read", art.to_str().unwrap()], s.root());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&print));
+}
+
+#[test]
+fn a_revoked_key_is_refused_although_mender_conf_still_lists_it() {
+    let s = module_device();
+    let art = app_artifact(&s, "release-1", "one\n", &[]);
+    let rsa = openssl_fingerprint(&crate::fixtures::fx().path("rsa.pub"));
+    let ec = openssl_fingerprint(&crate::fixtures::fx().path("ec.pub"));
+    // Revoking another key changes nothing.
+    s.write(
+        "etc/artifact-gate.toml",
+        format!("[policy]\nrevoked_keys = [\"{ec}\"]\n").as_bytes(),
+    );
+    let out = gate(&["validate", art.to_str().unwrap()], s.root());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Revoking the key that signed: refused on every path, with its fingerprint named.
+    s.write(
+        "etc/artifact-gate.toml",
+        format!("[policy]\nrevoked_keys = [\"{ec}\", \"{rsa}\"]\n").as_bytes(),
+    );
+    let out = gate(&["validate", art.to_str().unwrap()], s.root());
+    assert_eq!(out.status.code(), Some(1));
+    let words = String::from_utf8_lossy(&out.stderr);
+    assert!(words.contains("revoked") && words.contains(&rsa), "{words}");
+    let out = gate(&["install", "--no-daemon", art.to_str().unwrap()], s.root());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
+    assert_eq!(
+        app_target(&s),
+        None,
+        "an artifact signed by a revoked key was installed"
+    );
+    // The daemon, with the same settings.
+    let d = Daemon::start(
+        s.root(),
+        &format!("[policy]\nrevoked_keys = [\"{rsa}\"]\n"),
+        env_of(&s),
+    );
+    let (code, body) = d.curl("PUT", "/v1/install", &["-T", art.to_str().unwrap()]);
+    assert_eq!(code, 200, "{body}");
+    let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
+    assert_eq!(last["code"], "key_revoked", "{body}");
+    assert_eq!(app_target(&s), None);
+    // An entry that is not a fingerprint is a configuration error, not an ignored line.
+    s.write(
+        "etc/artifact-gate.toml",
+        b"[policy]\nrevoked_keys = [\"md5:abcd\"]\n",
+    );
+    let out = gate(&["validate", art.to_str().unwrap()], s.root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sha256:"));
+}

@@ -123,6 +123,11 @@ impl TokenKey {
         }
     }
 
+    /// The public key as read out of the token, when the token lets it be read.
+    pub fn software_key(&self) -> Option<&PublicKey> {
+        self.software.as_ref()
+    }
+
     /// Short algorithm name.
     pub fn algorithm(&self) -> &'static str {
         self.kind.name()
