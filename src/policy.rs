@@ -27,6 +27,62 @@ pub enum PolicyError {
         /// The artifact's list.
         supported: Vec<String>,
     },
+    /// The key that signed may not sign this (`[[policy.key]]`, issue #16).
+    #[error("key '{key}' may only sign {scope}; this artifact's {what}")]
+    OutOfScope {
+        /// The key's label.
+        key: String,
+        /// What it may sign.
+        scope: String,
+        /// What falls outside.
+        what: String,
+    },
+}
+
+/// Whether the verified header is inside the scope of the key that signed it.
+pub fn check_scope(
+    header: &CheckedHeader,
+    key: &str,
+    scope: &crate::signature::KeyScope,
+) -> Result<(), PolicyError> {
+    let fits = |patterns: &[String], value: &str| {
+        patterns.is_empty()
+            || patterns
+                .iter()
+                .any(|p| crate::state::provides::glob_match(p, value))
+    };
+    let out = |what: String| PolicyError::OutOfScope {
+        key: key.to_owned(),
+        scope: scope.describe(),
+        what,
+    };
+    let payload = header.payload_type().name();
+    if !scope.payload_types.is_empty() && !payload.is_some_and(|p| fits(&scope.payload_types, p)) {
+        return Err(out(format!(
+            "payload type is {}",
+            payload.map_or_else(
+                || "none (an empty payload)".to_owned(),
+                |p| crate::error::escape::quoted(p).to_string()
+            )
+        )));
+    }
+    if let Some(t) = header
+        .device_types()
+        .iter()
+        .find(|t| !fits(&scope.device_types, t))
+    {
+        return Err(out(format!(
+            "device type {} is outside it",
+            crate::error::escape::quoted(t)
+        )));
+    }
+    if !fits(&scope.artifact_names, header.artifact_name()) {
+        return Err(out(format!(
+            "name {} is outside it",
+            crate::error::escape::quoted(header.artifact_name())
+        )));
+    }
+    Ok(())
 }
 
 /// An `artifact_depends` the device does not satisfy.

@@ -168,6 +168,14 @@ impl<'a, R: Read> OuterReader<'_, 'a, R> {
             CheckedHeader::parse_verified(&name, &header_raw, limits).map_err(Rejection::from)?;
         drop(header_raw);
         check_payload_shape(&header, &verified)?;
+        if let crate::signature::Trust::Verified {
+            key,
+            scope: Some(scope),
+            ..
+        } = verified.trust()
+        {
+            policy::check_scope(&header, key, scope).map_err(Rejection::from)?;
+        }
         policy::check(&header, &options.device).map_err(Rejection::from)?;
 
         sink.begin(&header, &verified).map_err(ReadError::Sink)?;

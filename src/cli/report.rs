@@ -11,9 +11,16 @@ pub(super) fn verdict(v: &VerifiedArtifact) -> String {
     let bytes: u64 = v.files().iter().map(|f| f.size()).sum();
     let kind = v.header().payload_type().name().unwrap_or("empty payload");
     let trust = match &v.trust() {
-        Trust::Verified { key, scheme, .. } => {
-            format!("signature verified with key '{key}' ({})", scheme.name())
-        }
+        Trust::Verified {
+            key, scheme, scope, ..
+        } => format!(
+            "signature verified with key '{key}' ({}){}",
+            scheme.name(),
+            scope.as_ref().map_or_else(String::new, |s| format!(
+                ", admitted by its scope ({})",
+                s.describe()
+            ))
+        ),
         Trust::DangerUnverified { signed: true } => {
             "WARNING: signed, but the signature was NOT verified (no key configured)".to_owned()
         }
@@ -36,9 +43,11 @@ fn trust_json(trust: &Trust) -> Value {
             key,
             scheme,
             fingerprint,
+            scope,
         } => json!({
             "status": "verified", "key": key, "scheme": scheme.name(),
-            "key_fingerprint": fingerprint
+            "key_fingerprint": fingerprint,
+            "key_scope": scope.as_ref().map(crate::signature::KeyScope::describe)
         }),
         Trust::DangerUnverified { signed } => json!({
             "status": if *signed { "signed-not-verified" } else { "unsigned" },
@@ -107,6 +116,7 @@ pub(super) fn render_text(v: &VerifiedArtifact) -> String {
             key,
             scheme,
             fingerprint,
+            ..
         } => format!(
             "verified with '{key}' ({}, key {})",
             scheme.name(),

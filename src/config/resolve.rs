@@ -196,9 +196,28 @@ impl Settings {
             .policy
             .revoked()
             .map_err(ConfigError::Settings)?;
+        let scopes = self.gate()?.policy.key.clone();
+        // A scope for a key that is not configured is most likely a typo, which would leave
+        // the real key unrestricted: refuse it.
+        let configured = self.mender()?.verify_key_paths()?;
+        if let Some(stray) = scopes.iter().find(|s| {
+            !configured.contains(&s.key)
+                && !self
+                    .overrides
+                    .keys
+                    .iter()
+                    .any(|k| k.display().to_string() == s.key)
+        }) {
+            return Err(ConfigError::Settings(format!(
+                "[[policy.key]] key = {:?} is not a configured verify key (give it exactly as \
+                 mender.conf's ArtifactVerifyKey(s) or -k does)",
+                stray.key
+            ))
+            .into());
+        }
         match ring {
             Some(ring) => Ok((
-                SignaturePolicy::Required(ring.with_revoked(revoked)),
+                SignaturePolicy::Required(ring.with_revoked(revoked).with_scopes(scopes)),
                 broken,
             )),
             None if allow_unsigned => Ok((SignaturePolicy::DangerAllowUnsigned, broken)),

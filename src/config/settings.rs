@@ -55,6 +55,8 @@ pub struct PolicyTable {
     /// Verify keys whose signatures are refused although mender.conf may still list them:
     /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER, as `read` prints it.
     pub revoked_keys: Vec<String>,
+    /// What each restricted key may sign (`[[policy.key]]`).
+    pub key: Vec<crate::signature::KeyScope>,
 }
 
 impl PolicyTable {

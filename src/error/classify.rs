@@ -203,6 +203,7 @@ impl Classify for PolicyError {
         match self {
             Self::IncompatibleDevice { .. } => "device_type_mismatch",
             Self::Depends(_) => "depends_mismatch",
+            Self::OutOfScope { .. } => "key_out_of_scope",
         }
     }
 }

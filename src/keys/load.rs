@@ -98,6 +98,7 @@ fn load_key(path: &str) -> Result<TrustedKey, ConfigError> {
         source,
     })?;
     Ok(TrustedKey {
+        entry: path.to_owned(),
         label: path.to_owned(),
         key,
     })
@@ -125,6 +126,7 @@ fn open_token_key(text: &str) -> Result<TrustedKey, ConfigError> {
         // The label says where verification runs (on the token, or in software with the value
         // read out of it), so every "verified with key …" line tells the operator.
         Ok(TrustedKey {
+            entry: text.to_owned(),
             label: key.describe(),
             key: PublicKey::Token(std::sync::Arc::new(key)),
         })

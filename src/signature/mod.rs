@@ -20,7 +20,10 @@ use crate::stream::{Sha256Digest, sha256};
 /// A key the operator trusts, with the label (usually its file path) used in messages.
 #[derive(Debug, Clone)]
 pub struct TrustedKey {
-    /// Where the key came from.
+    /// The key exactly as configured (mender.conf entry or `-k`), which `[[policy.key]]`
+    /// scopes name.
+    pub entry: String,
+    /// Where the key came from, for messages.
     pub label: String,
     /// The key.
     pub key: PublicKey,
@@ -31,6 +34,46 @@ pub struct TrustedKey {
 pub struct KeyRing {
     keys: Vec<TrustedKey>,
     revoked: Vec<Sha256Digest>,
+    scopes: Vec<KeyScope>,
+}
+
+/// What one key may sign (`[[policy.key]]`, issue #16): glob patterns; an empty list does not
+/// restrict. Checked against the verified header, before any payload byte is used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyScope {
+    /// The key exactly as mender.conf or `-k` gives it.
+    pub key: String,
+    /// Payload types (`rootfs-image`, `single-file`, …).
+    #[serde(default)]
+    pub payload_types: Vec<String>,
+    /// Device types; every type the artifact names must match one.
+    #[serde(default)]
+    pub device_types: Vec<String>,
+    /// Artifact names.
+    #[serde(default)]
+    pub artifact_names: Vec<String>,
+}
+
+impl KeyScope {
+    /// In words, for the verdict and refusals.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (what, list) in [
+            ("payload types", &self.payload_types),
+            ("device types", &self.device_types),
+            ("artifact names", &self.artifact_names),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{what} {}", list.join(", ")));
+            }
+        }
+        if parts.is_empty() {
+            "anything".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
 }
 
 /// `sha256:<hex>`, as `read` prints a key's fingerprint and `[policy] revoked_keys` lists it.
@@ -44,7 +87,14 @@ impl KeyRing {
         (!keys.is_empty()).then_some(Self {
             keys,
             revoked: Vec::new(),
+            scopes: Vec::new(),
         })
+    }
+
+    /// The ring with these scopes (a key with none is unrestricted).
+    pub fn with_scopes(mut self, scopes: Vec<KeyScope>) -> Self {
+        self.scopes = scopes;
+        self
     }
 
     /// The ring with these key fingerprints revoked (issue #16): a signature by such a key
@@ -82,6 +132,8 @@ pub enum Trust {
         scheme: Scheme,
         /// The key's fingerprint (`sha256:<hex>`), when it can be computed.
         fingerprint: Option<String>,
+        /// The key's scope, when `[[policy.key]]` restricts it.
+        scope: Option<KeyScope>,
     },
     /// DANGER: accepted under [`SignaturePolicy::DangerAllowUnsigned`]; `signed` says whether
     /// the artifact carried a signature nobody checked.
@@ -188,6 +240,7 @@ pub fn verify_manifest(
                             key: trusted.label.clone(),
                             scheme,
                             fingerprint: fingerprint.as_ref().map(fingerprint_text),
+                            scope: ring.scopes.iter().find(|s| s.key == trusted.entry).cloned(),
                         });
                         break;
                     }
@@ -258,6 +311,7 @@ mod tests {
         ])
         .unwrap();
         let ring = KeyRing::new(vec![TrustedKey {
+            entry: String::new(),
             label: "k".into(),
             key: PublicKey::Ed25519(key),
         }])

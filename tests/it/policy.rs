@@ -233,3 +233,70 @@ fn a_revoked_key_is_refused_although_mender_conf_still_lists_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sha256:"));
 }
+
+// Item 4: scoped keys.
+
+#[test]
+fn a_key_signs_only_inside_its_scope() {
+    let s = module_device();
+    let key = crate::fixtures::fx().path("rsa.pub").display().to_string();
+    let release = app_artifact(&s, "release-1", "one\n", &[]);
+    let app = app_artifact(&s, "app-1", "app\n", &[]);
+    let scope = |body: &str| {
+        s.write(
+            "etc/artifact-gate.toml",
+            format!("[[policy.key]]\nkey = \"{key}\"\n{body}\n").as_bytes(),
+        );
+    };
+    // Signed by the right key, but not a rootfs-image: refused, naming the key and the scope.
+    scope("payload_types = [\"rootfs-image\"]");
+    let out = gate(&["install", "--no-daemon", app.to_str().unwrap()], s.root());
+    assert_eq!(out.status.code(), Some(1));
+    let words = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        words.contains(&format!(
+            "key '{key}' may only sign payload types rootfs-image"
+        )) && words.contains("'single-file'"),
+        "{words}"
+    );
+    assert_eq!(
+        app_target(&s),
+        None,
+        "an out-of-scope artifact was installed"
+    );
+    // Names: app-* only.
+    scope("payload_types = [\"single-file\"]\nartifact_names = [\"app-*\"]");
+    let out = gate(&["validate", release.to_str().unwrap()], s.root());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("name 'release-1' is outside it"));
+    let out = gate(&["validate", app.to_str().unwrap()], s.root());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.contains("admitted by its scope (payload types single-file; artifact names app-*)"),
+        "{line}"
+    );
+    // The daemon applies the same scope.
+    let d = Daemon::start(
+        s.root(),
+        &format!("[[policy.key]]\nkey = \"{key}\"\nartifact_names = [\"app-*\"]\n"),
+        env_of(&s),
+    );
+    let (_, body) = d.curl("PUT", "/v1/install", &["-T", release.to_str().unwrap()]);
+    let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
+    assert_eq!(last["code"], "key_out_of_scope", "{body}");
+    assert_eq!(app_target(&s), None);
+    drop(d);
+    // A scope for a key that is not configured (a typo) is a configuration error.
+    s.write(
+        "etc/artifact-gate.toml",
+        b"[[policy.key]]\nkey = \"/etc/mender/typo.pem\"\npayload_types = [\"rootfs-image\"]\n",
+    );
+    let out = gate(&["validate", app.to_str().unwrap()], s.root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a configured verify key"));
+}
