@@ -98,22 +98,10 @@ pub fn trigger(socket: &Path, path: &str) -> Result<String, ClientError> {
         .build()
         .map_err(|e| transport(socket, e))?;
     runtime.block_on(async {
-        let stream = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(|e| transport(socket, e))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| transport(socket, e))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let mut sender = connect(socket).await?;
         let request = Request::post(format!("http://localhost{path}"))
             .header("host", "localhost")
-            .body(
-                Full::new(Bytes::new())
-                    .map_err(|never: Infallible| match never {})
-                    .boxed(),
-            )
+            .body(bytes_body(Bytes::new()))
             .map_err(|e| transport(socket, e))?;
         let response = sender
             .send_request(request)
@@ -134,18 +122,45 @@ pub fn trigger(socket: &Path, path: &str) -> Result<String, ClientError> {
                 .unwrap_or("done")
                 .to_owned());
         }
-        let failure = serde_json::from_slice::<Failure>(&bytes).unwrap_or_else(|_| {
-            Failure::new(
-                Class::Failed,
-                "daemon_unreachable",
-                String::from_utf8_lossy(&bytes).into_owned(),
-            )
-        });
-        Err(ClientError::Refused {
-            status: status.as_u16(),
-            failure,
-        })
+        Err(refusal(status, &bytes))
     })
+}
+
+/// A connection to the daemon at `socket`, driven on the runtime.
+async fn connect(
+    socket: &Path,
+) -> Result<hyper::client::conn::http1::SendRequest<UploadBody>, ClientError> {
+    let stream = tokio::net::UnixStream::connect(socket)
+        .await
+        .map_err(|e| transport(socket, e))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| transport(socket, e))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+fn bytes_body(bytes: Bytes) -> UploadBody {
+    Full::new(bytes)
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+/// The daemon's refusal: its failure object, or its words when it sent none.
+fn refusal(status: StatusCode, bytes: &[u8]) -> ClientError {
+    let failure = serde_json::from_slice::<Failure>(bytes).unwrap_or_else(|_| {
+        Failure::new(
+            Class::Failed,
+            "daemon_unreachable",
+            String::from_utf8_lossy(bytes).into_owned(),
+        )
+    });
+    ClientError::Refused {
+        status: status.as_u16(),
+        failure,
+    }
 }
 
 fn transport(socket: &Path, detail: impl std::fmt::Display) -> ClientError {
@@ -162,15 +177,7 @@ async fn install_async(
     artifact: &Path,
     expect: Option<String>,
 ) -> Result<InstallResult, ClientError> {
-    let stream = tokio::net::UnixStream::connect(socket)
-        .await
-        .map_err(|e| transport(socket, e))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| transport(socket, e))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let mut sender = connect(socket).await?;
     let text = artifact.to_string_lossy();
     let target = match &expect {
         Some(hex) => format!("http://localhost/v1/install?expect_manifest_sha256={hex}"),
@@ -197,11 +204,9 @@ async fn install_async(
             }
         };
         let body = serde_json::to_vec(&body).map_err(|e| transport(socket, e))?;
-        request.header("content-type", "application/json").body(
-            Full::new(Bytes::from(body))
-                .map_err(|never: Infallible| match never {})
-                .boxed(),
-        )
+        request
+            .header("content-type", "application/json")
+            .body(bytes_body(Bytes::from(body)))
     }
     .map_err(|e| transport(socket, e))?;
     let response = sender
@@ -216,17 +221,7 @@ async fn install_async(
             .await
             .map(http_body_util::Collected::to_bytes)
             .unwrap_or_default();
-        let failure = serde_json::from_slice::<Failure>(&bytes).unwrap_or_else(|_| {
-            Failure::new(
-                Class::Failed,
-                "daemon_unreachable",
-                String::from_utf8_lossy(&bytes).into_owned(),
-            )
-        });
-        return Err(ClientError::Refused {
-            status: status.as_u16(),
-            failure,
-        });
+        return Err(refusal(status, &bytes));
     }
     let mut meter = Meter::new(None, "installing (daemon)");
     let mut pending = Vec::new();
