@@ -62,9 +62,18 @@ impl fmt::Debug for TokenKey {
     }
 }
 
-impl TokenKey {
-    /// Finds the key `uri` names; every failure is a configuration error (fail closed).
-    pub fn open(uri: &Pkcs11Uri) -> Result<Self, TokenError> {
+/// A read-only session on the token a URI names, logged in when the URI gives a PIN: what
+/// opening a verify key and a signing key share.
+pub(super) struct Opened {
+    pub(super) ctx: cryptoki::context::Pkcs11,
+    pub(super) slot: cryptoki::slot::Slot,
+    pub(super) session: Session,
+    /// The token's label.
+    pub(super) token: String,
+}
+
+impl Opened {
+    pub(super) fn new(uri: &Pkcs11Uri) -> Result<Self, TokenError> {
         let module = resolve_module(&uri.module)?;
         let ctx = context(&module)?;
         let slot = find_token(&ctx, uri, &module)?;
@@ -72,18 +81,34 @@ impl TokenKey {
             .get_token_info(slot)
             .map(|i| i.label().trim_end().to_owned())
             .unwrap_or_default();
-        let ck = |what| {
-            let token = token.clone();
-            move |source| TokenError::Pkcs11 {
-                token,
-                what,
+        let session = ctx
+            .open_ro_session(slot)
+            .map_err(|source| TokenError::Pkcs11 {
+                token: token.clone(),
+                what: "open session",
                 source,
-            }
-        };
-        let session = ctx.open_ro_session(slot).map_err(ck("open session"))?;
+            })?;
         if let Some(pin) = &uri.pin {
             login(&session, pin, &token)?;
         }
+        Ok(Self {
+            ctx,
+            slot,
+            session,
+            token,
+        })
+    }
+}
+
+impl TokenKey {
+    /// Finds the key `uri` names; every failure is a configuration error (fail closed).
+    pub fn open(uri: &Pkcs11Uri) -> Result<Self, TokenError> {
+        let Opened {
+            ctx,
+            slot,
+            session,
+            token,
+        } = Opened::new(uri)?;
         let handle = find_key(&session, uri, &token)?;
         let (kind, software) = describe_key(&session, handle, &token)?;
         // Asked one by one: listing them all makes cryptoki log every vendor mechanism it

@@ -14,10 +14,8 @@ use cryptoki::session::Session;
 use rsa::pkcs8::EncodePublicKey;
 use sha2::Digest;
 
-use super::TokenError;
-use super::find::{describe_key, find_key, find_object, find_token};
-use super::login::login;
-use super::module::{context, resolve_module};
+use super::find::{describe_key, find_key, find_object};
+use super::{Opened, TokenError};
 use crate::keys::uri::Pkcs11Uri;
 use crate::signature::key::PublicKey;
 use crate::signature::scheme::KeyAlgorithm;
@@ -35,24 +33,10 @@ impl TokenSigner {
     /// Finds the private and public key objects `uri` names and logs in (signing needs the
     /// PIN).
     pub fn open(uri: &Pkcs11Uri) -> Result<Self, TokenError> {
-        let module = resolve_module(&uri.module)?;
-        let ctx = context(&module)?;
-        let slot = find_token(&ctx, uri, &module)?;
-        let token = ctx
-            .get_token_info(slot)
-            .map(|i| i.label().trim_end().to_owned())
-            .unwrap_or_default();
-        let session = ctx
-            .open_ro_session(slot)
-            .map_err(|source| TokenError::Pkcs11 {
-                token: token.clone(),
-                what: "open session",
-                source,
-            })?;
-        let Some(pin) = &uri.pin else {
+        let Opened { session, token, .. } = Opened::new(uri)?;
+        if uri.pin.is_none() {
             return Err(TokenError::NeedsLogin { token });
-        };
-        login(&session, pin, &token)?;
+        }
         let public = find_key(&session, uri, &token)?;
         let (kind, software) = describe_key(&session, public, &token)?;
         let unusable = |detail: &str| TokenError::Unusable {
