@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::body::Events;
-use super::{Daemon, api};
+use super::{Daemon, installing};
 use crate::artifact::ReadOptions;
 use crate::channel::memory::{Memory, Seen};
 use crate::channel::poll::{self, Verdict};
@@ -162,12 +162,12 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
             let total = download.total();
             let resumes = download.resume_counter();
             let (events, _body) = Events::channel();
-            let result = match api::run_install(
+            let result = match installing::run_install(
                 daemon,
                 Some((Box::new(download), total)),
                 None,
                 &events,
-                api::Hooks::default(),
+                installing::Hooks::default(),
             ) {
                 Ok(done) => PollResult {
                     result: "installed".to_owned(),

@@ -1,5 +1,5 @@
 //! One Mender deployment, carried out through the same install flow as every other install
-//! ([`super::api::run_install`]), with the statuses the server wants to hear:
+//! ([`super::installing::run_install`]), with the statuses the server wants to hear:
 //!
 //! - `already-installed` when the device runs the deployment's artifact already;
 //! - `downloading` before the download (from the deployment's link, with no token: it is often
@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use super::Daemon;
 use super::agent::{Agent, record, setup_error};
-use super::api::{self, Hooks};
 use super::body::Events;
 use super::channel::utc;
+use super::installing::{self, Hooks};
 use super::wire::InstallStatus;
 use crate::error::{Class, Classify, Failure};
 use crate::fetch::url::HttpsUrl;
@@ -132,7 +132,7 @@ pub(super) fn run(
         expect_manifest_sha256: None,
     };
     let (events, _body) = Events::channel();
-    let result = api::run_install(
+    let result = installing::run_install(
         daemon,
         Some((Box::new(download), total)),
         None,

@@ -13,6 +13,7 @@ pub mod api_client;
 pub mod body;
 mod channel;
 mod deployment;
+mod installing;
 pub mod peer;
 mod serve;
 pub mod systemd;
