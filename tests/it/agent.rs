@@ -600,22 +600,27 @@ fn token_key_authenticates(
     );
 }
 
+/// Runs pkcs11-tool (`command`, with its token's environment) with `fixed` then `args`; its
+/// output.
+fn pkcs11_tool(mut command: std::process::Command, fixed: &[&str], args: &[&str]) -> Vec<u8> {
+    let out = command.args(fixed).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[test]
 fn a_device_key_in_softhsm_signs_the_auth_requests_on_the_token() {
     let hsm = crate::tokens::SoftHsm::new();
     let p11 = |args: &[&str]| {
-        let out = hsm
-            .command("pkcs11-tool")
-            .args(["--module", crate::tokens::SOFTHSM])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        pkcs11_tool(
+            hsm.command("pkcs11-tool"),
+            &["--module", crate::tokens::SOFTHSM],
+            args,
+        )
     };
     p11(&[
         "--login",
@@ -650,23 +655,16 @@ fn a_device_key_in_softhsm_signs_the_auth_requests_on_the_token() {
 fn a_device_key_in_a_tpm_signs_the_auth_requests_on_the_tpm() {
     let tpm = crate::tokens::Tpm::new(false);
     let p11 = |args: &[&str]| {
-        let out = tpm
-            .p11_command("pkcs11-tool")
-            .args([
+        pkcs11_tool(
+            tpm.p11_command("pkcs11-tool"),
+            &[
                 "--module",
                 crate::tokens::TPM2_PKCS11,
                 "--token-label",
                 "upd-tpm",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+            ],
+            args,
+        )
     };
     p11(&[
         "--login",

@@ -90,15 +90,9 @@ fn a_validly_signed_but_other_artifact_than_the_inspected_one_is_rejected() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[test]
-fn the_daemon_binds_an_install_to_the_inspected_artifact_too() {
-    let s = module_device();
-    let inspected = app_artifact(&s, "release-1", "inspected\n", &[]);
-    let swapped = app_artifact(&s, "release-1-swapped", "swapped in\n", &[]);
-    let want = manifest_sha256(&inspected);
-    let d = Daemon::start(s.root(), "", env_of(&s));
-    // By path, in the JSON request.
-    let (code, body) = d.curl(
+/// `POST /v1/install` of `path` bound to `want`: (status, event stream).
+fn install_by_path(d: &Daemon, path: &std::path::Path, want: &str) -> (u16, String) {
+    d.curl(
         "POST",
         "/v1/install",
         &[
@@ -107,10 +101,21 @@ fn the_daemon_binds_an_install_to_the_inspected_artifact_too() {
             "-d",
             &format!(
                 r#"{{"path":"{}","expect_manifest_sha256":"{want}"}}"#,
-                swapped.display()
+                path.display()
             ),
         ],
-    );
+    )
+}
+
+#[test]
+fn the_daemon_binds_an_install_to_the_inspected_artifact_too() {
+    let s = module_device();
+    let inspected = app_artifact(&s, "release-1", "inspected\n", &[]);
+    let swapped = app_artifact(&s, "release-1-swapped", "swapped in\n", &[]);
+    let want = manifest_sha256(&inspected);
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    // By path, in the JSON request.
+    let (code, body) = install_by_path(&d, &swapped, &want);
     assert_eq!(code, 200, "{body}");
     let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
     assert_eq!(last["event"], "error", "{body}");
@@ -137,19 +142,7 @@ fn the_daemon_binds_an_install_to_the_inspected_artifact_too() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not the inspected artifact"));
     assert_eq!(app_target(&s), None);
     // The inspected one.
-    let (code, body) = d.curl(
-        "POST",
-        "/v1/install",
-        &[
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &format!(
-                r#"{{"path":"{}","expect_manifest_sha256":"{want}"}}"#,
-                inspected.display()
-            ),
-        ],
-    );
+    let (code, body) = install_by_path(&d, &inspected, &want);
     assert_eq!(code, 200, "{body}");
     assert_eq!(app_target(&s).as_deref(), Some("inspected\n"), "{body}");
 }
