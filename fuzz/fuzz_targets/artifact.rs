@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         device: DeviceFacts {
             device_type: Some("beaglebone".to_owned()),
             provides: None,
+            floor: None,
         },
         limits: Limits::default(),
         expect_manifest_sha256: None,

@@ -95,7 +95,7 @@ pub(super) struct InstallArgs {
     #[arg(long)]
     pub(super) allow_unsigned: bool,
     /// Install in this process even when the daemon's socket exists. Without this flag, and
-    /// without -k, --config, --limit or --allow-unsigned, the artifact is handed to the running daemon
+    /// without -k, --config, --limit, --allow-unsigned or --allow-downgrade, the artifact is handed to the running daemon
     /// ($ARTIFACT_GATE_SOCKET, else api.socket from /etc/artifact-gate/artifact-gate.toml).
     #[arg(long)]
     pub(super) no_daemon: bool,
@@ -103,6 +103,11 @@ pub(super) struct InstallArgs {
     /// `validate` printed for it. Any other artifact, even a validly signed one, is rejected.
     #[arg(long, value_name = "HEX", value_parser = crate::stream::parse_sha256_hex)]
     pub(super) expect_manifest_sha256: Option<crate::stream::Sha256Digest>,
+    /// Install below the downgrade floor ([policy] version_provide) this once; the floor itself
+    /// stays where it is. Root only, in this process (never through the daemon), and logged.
+    /// The security floor ([policy] security_version_provide) has no override.
+    #[arg(long)]
+    pub(super) allow_downgrade: bool,
     /// The artifact file, an https:// URL (streamed, never stored whole; the system roots and
     /// mender.conf's ServerCertificate are trusted), or '-' for standard input.
     #[arg(value_name = "ARTIFACT|URL")]

@@ -29,6 +29,9 @@ pub enum Error {
     /// The daemon refused or failed an install handed to it.
     #[error(transparent)]
     Client(#[from] crate::daemon::api_client::ClientError),
+    /// An option only root may use.
+    #[error("{0} may only be used by root")]
+    NotRoot(&'static str),
     /// `check-config`: the Mender server agent's settings cannot be used.
     #[error("Mender server agent: {0}")]
     Server(#[from] crate::server::ServerError),
@@ -57,6 +60,7 @@ impl Error {
             ),
             Self::Client(e) => e.failure(),
             Self::Server(e) => with_message(e.failure(), self),
+            Self::NotRoot(_) => Failure::new(Class::Config, "not_root", self.to_string()),
         }
     }
 

@@ -112,6 +112,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 device: DeviceFacts {
                     device_type: args.device_type,
                     provides: None,
+                    floor: None,
                 },
                 limits: settings.limits()?,
                 expect_manifest_sha256: None,
@@ -148,7 +149,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 || !args.keys.keys.is_empty()
                 || args.keys.config.is_some()
                 || !args.limits.overrides.is_empty()
-                || args.allow_unsigned;
+                || args.allow_unsigned
+                || args.allow_downgrade;
             if !local_only && let Some(socket) = crate::daemon::api_client::daemon_socket(&settings)
             {
                 tracing::info!(socket = %socket.display(), "installing through the daemon");
@@ -177,6 +179,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             let mut ctx = settings.install_context(args.allow_unsigned)?;
             ctx.expect_manifest_sha256 = args.expect_manifest_sha256;
+            if args.allow_downgrade {
+                allow_downgrade(&mut ctx)?;
+            }
             warn_broken_keys(&ctx.broken_keys);
             first_start_bootstrap(&settings, &ctx, &args.artifact)?;
             let (input, size) = settings.open_input_sized(&args.artifact, None)?;
@@ -331,6 +336,21 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `--allow-downgrade`: root only, and logged before anything is read, whether or not the
+/// artifact turns out to be a downgrade.
+fn allow_downgrade(ctx: &mut crate::install::context::InstallContext) -> Result<(), Error> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::NotRoot("--allow-downgrade"));
+    }
+    let by = std::env::var("SUDO_USER").unwrap_or_else(|_| "root".to_owned());
+    tracing::warn!(
+        by = %by,
+        "install --allow-downgrade: the downgrade floor does not apply to this install"
+    );
+    ctx.allow_downgrade = true;
+    Ok(())
 }
 
 /// At the first start (no artifact installed yet), `<datastore>/bootstrap.mender` is installed

@@ -137,6 +137,10 @@ impl Settings {
         let (signature, broken_keys) = self.signature_policy(allow_unsigned)?;
         let device_type = mender_conf::read_device_type(&self.paths, conf)?;
         let gate = self.gate()?;
+        let (floor_policy, floor_store) = gate
+            .policy
+            .floors()
+            .map_err(|(key, detail)| ConfigError::Settings(format!("{key}: {detail}")))?;
         let mut bootenv = BootEnv::from_env();
         if let Some(config) = &gate.boot.fw_env_config {
             bootenv = BootEnv::UBoot {
@@ -167,6 +171,12 @@ impl Settings {
             observer: Default::default(),
             deployment: None,
             expect_manifest_sha256: None,
+            floors: crate::state::floor::FloorKeeper::new(
+                &self.paths.datastore_dir,
+                floor_policy,
+                floor_store,
+            ),
+            allow_downgrade: false,
         })
     }
 
@@ -267,6 +277,31 @@ impl Settings {
             ),
             None => "A/B partitions: not configured (rootfs-image updates are refused)".to_owned(),
         });
+        if ctx.floors.policy().is_active() {
+            let provides = ctx
+                .store()
+                .provides()
+                .map_err(|e| ConfigError::Settings(e.to_string()))?;
+            let floors = ctx
+                .floors
+                .read(&provides)
+                .map_err(|e| ConfigError::Settings(e.to_string()))?;
+            let policy = ctx.floors.policy();
+            if let Some(rule) = &policy.version {
+                report.push(format!(
+                    "downgrade floor: {} ({}) at {}",
+                    rule.provide,
+                    rule.scheme.name(),
+                    floors.version.as_deref().unwrap_or("none yet")
+                ));
+            }
+            if let Some(key) = &policy.security_provide {
+                report.push(match &floors.security {
+                    Some((floor, store)) => format!("security floor: {key} at {floor}, in {store}"),
+                    None => format!("security floor: {key}, none committed yet"),
+                });
+            }
+        }
         report.push("settings: ok".to_owned());
         Ok(report)
     }

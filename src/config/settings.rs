@@ -49,7 +49,7 @@ pub struct DaemonConfig {
 }
 
 /// `[policy]`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyTable {
     /// Verify keys whose signatures are refused although mender.conf may still list them:
@@ -57,9 +57,76 @@ pub struct PolicyTable {
     pub revoked_keys: Vec<String>,
     /// What each restricted key may sign (`[[policy.key]]`).
     pub key: Vec<crate::signature::KeyScope>,
+    /// The provides key holding the release version; when set, a lower version than the
+    /// highest one committed is refused (`rootfs-image.version`, say).
+    pub version_provide: Option<String>,
+    /// How `version_provide` values are ordered: `semver`, `debian` or `integer`.
+    pub version_scheme: crate::policy::version::VersionScheme,
+    /// An integer provides key holding the security version; when set, a lower one than the
+    /// floor is refused, with no override.
+    pub security_version_provide: Option<String>,
+    /// Where the security floor is kept: `file` (the data partition) or `tpm-nv:<index>` (a
+    /// TPM 2.0 NV counter, which only counts up).
+    pub floor_store: String,
+    /// The TCTI tpm2-tools use for `tpm-nv:` (`device:/dev/tpmrm0`, say); their default when
+    /// unset.
+    pub floor_tcti: Option<String>,
+}
+
+impl Default for PolicyTable {
+    fn default() -> Self {
+        Self {
+            revoked_keys: Vec::new(),
+            key: Vec::new(),
+            version_provide: None,
+            version_scheme: Default::default(),
+            security_version_provide: None,
+            floor_store: "file".to_owned(),
+            floor_tcti: None,
+        }
+    }
 }
 
 impl PolicyTable {
+    /// The floors as configured, and where the security floor is kept.
+    pub fn floors(
+        &self,
+    ) -> Result<
+        (
+            crate::policy::floor::FloorPolicy,
+            crate::state::floor::FloorStore,
+        ),
+        (&'static str, String),
+    > {
+        let nonempty = |key: &'static str, value: &Option<String>| match value {
+            Some(v) if v.trim().is_empty() => Err((key, "is empty".to_owned())),
+            other => Ok(other.clone()),
+        };
+        let policy = crate::policy::floor::FloorPolicy {
+            version: nonempty("policy.version_provide", &self.version_provide)?.map(|provide| {
+                crate::policy::floor::VersionRule {
+                    provide,
+                    scheme: self.version_scheme,
+                }
+            }),
+            security_provide: nonempty(
+                "policy.security_version_provide",
+                &self.security_version_provide,
+            )?,
+        };
+        let store =
+            crate::state::floor::FloorStore::parse(&self.floor_store, self.floor_tcti.as_deref())
+                .map_err(|e| ("policy.floor_store", e))?;
+        if store != crate::state::floor::FloorStore::File && policy.security_provide.is_none() {
+            return Err((
+                "policy.floor_store",
+                "a TPM counter keeps the security floor, but security_version_provide is not set"
+                    .to_owned(),
+            ));
+        }
+        Ok((policy, store))
+    }
+
     /// The revoked fingerprints; an entry that is not `sha256:` and 64 hex digits is an error.
     pub fn revoked(&self) -> Result<Vec<crate::stream::Sha256Digest>, String> {
         self.revoked_keys
@@ -241,6 +308,9 @@ impl DaemonConfig {
             });
         }
         if let Some(Err((key, detail))) = config.channel.as_ref().map(ChannelConfig::check) {
+            return Err(DaemonConfigError::Value { path, key, detail });
+        }
+        if let Err((key, detail)) = config.policy.floors() {
             return Err(DaemonConfigError::Value { path, key, detail });
         }
         if let Err(detail) = config.policy.revoked() {

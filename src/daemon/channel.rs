@@ -113,6 +113,7 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
         device: DeviceFacts {
             device_type: Some(ctx.device_type.clone()),
             provides: Some(provides),
+            floor: None,
         },
         limits: ctx.limits.clone(),
         expect_manifest_sha256: None,

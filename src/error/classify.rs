@@ -204,6 +204,11 @@ impl Classify for PolicyError {
             Self::IncompatibleDevice { .. } => "device_type_mismatch",
             Self::Depends(_) => "depends_mismatch",
             Self::OutOfScope { .. } => "key_out_of_scope",
+            Self::Downgrade { .. } => "downgrade",
+            Self::SecurityDowngrade { .. } => "security_downgrade",
+            Self::SecurityStep { .. } => "security_step",
+            Self::NoVersion { .. } => "version_missing",
+            Self::UnreadableVersion { .. } => "version_invalid",
         }
     }
 }
@@ -220,6 +225,7 @@ impl Classify for InstallError {
             Self::NoRootfsLayout => Class::Config,
             Self::Busy(_) | Self::NoRollback(_) => Class::Failed,
             Self::Stopped(_) => Class::Interrupted,
+            Self::Floor(_) | Self::FloorNotRaised { .. } => Class::Failed,
         }
     }
 
@@ -235,6 +241,8 @@ impl Classify for InstallError {
             Self::Busy(_) => "update_in_progress",
             Self::NoRollback(_) => "no_rollback",
             Self::Stopped(_) => "deployment_aborted",
+            Self::Floor(_) => "floor_unavailable",
+            Self::FloorNotRaised { .. } => "floor_not_raised",
         }
     }
 }

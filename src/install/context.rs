@@ -47,6 +47,12 @@ pub struct InstallContext {
     pub deployment: Option<String>,
     /// Install only the artifact whose raw manifest has this SHA-256 (`--expect-manifest-sha256`).
     pub expect_manifest_sha256: Option<crate::stream::Sha256Digest>,
+    /// The downgrade and security floors (`[policy]`), read before an install and raised at
+    /// commit.
+    pub floors: crate::state::floor::FloorKeeper,
+    /// `install --allow-downgrade`: this one install may go below the release-version floor.
+    /// Set by the command line only, never by the API.
+    pub allow_downgrade: bool,
 }
 
 impl InstallContext {
@@ -190,6 +196,17 @@ pub enum InstallError {
     /// `rollback` on a module without rollback support.
     #[error("the installed update ({0}) does not support rollback")]
     NoRollback(String),
+    /// A floor could not be read or raised.
+    #[error(transparent)]
+    Floor(#[from] crate::state::floor::FloorError),
+    /// The update was committed, but its floor could not be raised; the next commit raises it.
+    #[error("committed {artifact}, but its floor was not raised: {source}")]
+    FloorNotRaised {
+        /// The committed artifact.
+        artifact: String,
+        /// Why.
+        source: crate::state::floor::FloorError,
+    },
     /// The caller's gate stopped the install before `ArtifactInstall` (a deployment aborted
     /// on the server).
     #[error("stopped before ArtifactInstall: {0}")]

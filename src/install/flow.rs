@@ -31,11 +31,14 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         return Err(InstallError::Busy(pending.claims.artifact_name));
     }
     let provides = store.provides()?;
+    // Read before the first byte of the artifact, checked before any payload byte moves.
+    let floor = ctx.floors.check(&provides, ctx.allow_downgrade)?;
     let options = ReadOptions {
         signature: ctx.signature.clone(),
         device: DeviceFacts {
             device_type: Some(ctx.device_type.clone()),
             provides: Some(provides.clone()),
+            floor,
         },
         limits: ctx.limits.clone(),
         expect_manifest_sha256: ctx.expect_manifest_sha256,
@@ -95,7 +98,9 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         Ok(Some(ready)) => ready,
         Ok(None) => {
             // An empty payload: nothing to run, the provides change at once (spec §5.6).
+            let raised = ctx.floors.raise(&provides, header.provides());
             store.save_provides(&provides.after_commit(header))?;
+            floor_raised(raised, header.artifact_name())?;
             return Ok(InstallOutcome::Committed {
                 reboot: RebootNeed::No,
             });
@@ -139,7 +144,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         store.save_pending(&pending)?;
         return Ok(InstallOutcome::Pending { reboot });
     }
-    commit_installed(installed, &store, &pending, &scripts)?;
+    commit_installed(installed, ctx, &pending, &scripts)?;
     Ok(InstallOutcome::Committed { reboot })
 }
 
@@ -171,7 +176,7 @@ pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
     };
     ctx.observer.phase(Phase::ArtifactCommit);
     let installed = kind::installed_for(ctx, &pending)?;
-    commit_installed(installed.as_ref(), &store, &pending, &ctx.scripts())?;
+    commit_installed(installed.as_ref(), ctx, &pending, &ctx.scripts())?;
     Ok(Finished::Done(pending.claims.artifact_name))
 }
 
@@ -195,22 +200,43 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
     Ok(Finished::Done(pending.claims.artifact_name))
 }
 
-/// `ArtifactCommit` with its scripts, then the new provides are recorded and `Cleanup` runs. A
-/// failed commit fails the install, unless its kind leaves it for the next start to judge.
+/// `ArtifactCommit` with its scripts, then the floors rise, the new provides are recorded and
+/// `Cleanup` runs. A failed commit fails the install, unless its kind leaves it for the next
+/// start to judge.
 fn commit_installed(
     installed: &dyn Installed,
-    store: &Store,
+    ctx: &InstallContext,
     pending: &PendingInstall,
     scripts: &StateScripts,
 ) -> Result<(), InstallError> {
+    let store = ctx.store();
     if let Err(e) = scripts.around("ArtifactCommit", || installed.commit()) {
         if !installed.judged_at_next_start() && fail(installed, scripts) {
             let _ = store.clear_pending();
         }
         return Err(e);
     }
+    // The system is committed now, whatever happens to the floor: the commit completes, and a
+    // floor that could not rise is reported (the next read never puts it below the provides).
+    let raised = ctx
+        .floors
+        .raise(&store.provides()?, &pending.claims.provides);
     store.commit(pending)?;
-    installed.cleanup()
+    installed.cleanup()?;
+    floor_raised(raised, &pending.claims.artifact_name)
+}
+
+fn floor_raised(
+    raised: Result<(), crate::state::floor::FloorError>,
+    artifact: &str,
+) -> Result<(), InstallError> {
+    raised.map_err(|source| {
+        tracing::error!("committed {artifact}, but its floor was not raised: {source}");
+        InstallError::FloorNotRaised {
+            artifact: artifact.to_owned(),
+            source,
+        }
+    })
 }
 
 /// The error path after `ArtifactInstall` ran (spec §8.2): undo (roll back where the kind

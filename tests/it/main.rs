@@ -23,6 +23,7 @@ mod differential;
 mod download;
 mod faults;
 mod fixtures;
+mod floors;
 mod https;
 mod install;
 mod install_rejections;

@@ -357,7 +357,8 @@ pub(crate) struct Tpm {
 }
 
 impl Tpm {
-    pub(crate) fn new(with_ec: bool) -> Self {
+    /// A fresh swtpm and nothing in it, for what tpm2-tools do directly (NV counters).
+    pub(crate) fn bare() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port_pair();
         let mut tpm = Self {
@@ -383,6 +384,12 @@ impl Tpm {
             ])
             .arg(format!("file={}", w.join("swtpm.pid").display())));
         tpm.adopt_pid(&w.join("swtpm.pid"));
+        tpm
+    }
+
+    pub(crate) fn new(with_ec: bool) -> Self {
+        let mut tpm = Self::bare();
+        let w = tpm.dir.path().to_owned();
         let der = w.join("rsa.pub.der");
         ok(Command::new("openssl")
             .args(["pkey", "-pubin", "-in"])
@@ -517,7 +524,7 @@ db.commit()
         self.pids.push(pid);
     }
 
-    fn tcti(&self) -> String {
+    pub(crate) fn tcti(&self) -> String {
         format!("swtpm:host=127.0.0.1,port={}", self.port)
     }
 

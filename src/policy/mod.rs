@@ -4,6 +4,9 @@
 //! `device_type` file, the provides store) is the caller's business. Spec §7.4: the device type
 //! must be one of `artifact_depends.device_type`, compared as exact strings.
 
+pub mod floor;
+pub mod version;
+
 use thiserror::Error;
 
 use crate::artifact::CheckedHeader;
@@ -36,6 +39,68 @@ pub enum PolicyError {
         scope: String,
         /// What falls outside.
         what: String,
+    },
+    /// The release version is below the highest one committed (`[policy] version_provide`).
+    #[error(
+        "downgrade from {floor} to {found} ({key}): the device has committed {floor}; \
+         'install --allow-downgrade' overrides this once"
+    )]
+    Downgrade {
+        /// The provides key.
+        key: String,
+        /// The highest version committed.
+        floor: String,
+        /// The artifact's.
+        found: String,
+    },
+    /// The security version is below the floor (`[policy] security_version_provide`).
+    #[error(
+        "security version {found} ({key}) is below the device's floor {floor}, kept in \
+         {store}; nothing overrides this floor"
+    )]
+    SecurityDowngrade {
+        /// The provides key.
+        key: String,
+        /// The floor.
+        floor: u64,
+        /// The artifact's.
+        found: u64,
+        /// Where the floor is kept (`file`, `tpm-nv:0x…`).
+        store: String,
+    },
+    /// The security version jumps further than the floor can follow in one commit.
+    #[error(
+        "security version {found} ({key}) is more than {step} above the device's floor \
+         {floor}; a TPM counter rises one step at a time, so raise the floor in smaller steps"
+    )]
+    SecurityStep {
+        /// The provides key.
+        key: String,
+        /// The floor.
+        floor: u64,
+        /// The artifact's.
+        found: u64,
+        /// The largest step.
+        step: u64,
+    },
+    /// The artifact does not provide the key a floor is read from.
+    #[error(
+        "the artifact provides no '{key}', which [policy] {setting} needs to refuse downgrades; \
+         build it with 'mender-artifact write ... --provides {key}:<version>'"
+    )]
+    NoVersion {
+        /// The provides key.
+        key: String,
+        /// The setting that names it.
+        setting: &'static str,
+    },
+    /// The artifact's version cannot be ordered by the configured scheme.
+    #[error("the artifact's {key}: {detail}")]
+    UnreadableVersion {
+        /// The provides key.
+        key: String,
+        /// Why.
+        detail: String,
     },
 }
 
@@ -135,6 +200,8 @@ pub struct DeviceFacts {
     pub device_type: Option<String>,
     /// The device's provides, to check `artifact_depends` against, if known.
     pub provides: Option<Provides>,
+    /// The downgrade and security floors, when `[policy]` sets them (installs only).
+    pub floor: Option<floor::FloorCheck>,
 }
 
 /// Checks `header` against `device`; called before any payload byte is handed on.
@@ -149,6 +216,9 @@ pub fn check(header: &CheckedHeader, device: &DeviceFacts) -> Result<(), PolicyE
     }
     if let Some(provides) = &device.provides {
         check_depends(header, provides)?;
+    }
+    if let Some(floor) = &device.floor {
+        floor::check_floor(header.provides(), floor)?;
     }
     Ok(())
 }
@@ -191,6 +261,7 @@ mod tests {
         let facts = DeviceFacts {
             device_type: Some("raspberrypi4".into()),
             provides: None,
+            floor: None,
         };
         assert!(matches!(
             check(&checked(&header()), &facts),
