@@ -176,6 +176,7 @@ impl Settings {
                 floor_policy,
                 floor_store,
             ),
+            spool: gate.update.spool(&self.paths.datastore_dir),
             allow_downgrade: false,
         })
     }

@@ -180,6 +180,40 @@ pub struct UpdateConfig {
     /// keys are configured, provided its payload is empty (provides only). Off by default: a
     /// bootstrap artifact then verifies like any other.
     pub accept_unsigned_bootstrap: bool,
+    /// How payload files reach an Update Module: `stream` (as they arrive, as Mender does) or
+    /// `spool` (each written to `spool_dir` and handed on only once its hash matched).
+    pub module_delivery: ModuleDelivery,
+    /// Where spooled payload files wait (default `<datastore>/artifact-gate/spool`).
+    pub spool_dir: Option<PathBuf>,
+    /// The largest payload file the spool takes, in bytes.
+    pub max_spool_bytes: u64,
+}
+
+/// `[update] module_delivery`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleDelivery {
+    /// Bytes reach the module as they arrive; its stream keeps each file's end until the hash
+    /// matched.
+    #[default]
+    Stream,
+    /// Each file is verified in the spool first.
+    Spool,
+}
+
+impl UpdateConfig {
+    /// The spool an install uses, when `module_delivery = "spool"`.
+    pub fn spool(&self, datastore: &Path) -> Option<crate::install::spool::SpoolSettings> {
+        (self.module_delivery == ModuleDelivery::Spool).then(|| {
+            crate::install::spool::SpoolSettings {
+                dir: self
+                    .spool_dir
+                    .clone()
+                    .unwrap_or_else(|| datastore.join("artifact-gate/spool")),
+                max_bytes: self.max_spool_bytes,
+            }
+        })
+    }
 }
 
 impl Default for UpdateConfig {
@@ -189,9 +223,15 @@ impl Default for UpdateConfig {
             reboot_after_install: false,
             reboot_command: vec!["systemctl".to_owned(), "reboot".to_owned()],
             accept_unsigned_bootstrap: false,
+            module_delivery: ModuleDelivery::Stream,
+            spool_dir: None,
+            max_spool_bytes: DEFAULT_MAX_SPOOL_BYTES,
         }
     }
 }
+
+/// `[update] max_spool_bytes` when unset: 1 GiB.
+pub const DEFAULT_MAX_SPOOL_BYTES: u64 = 1 << 30;
 
 /// `[boot]`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]

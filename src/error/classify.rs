@@ -17,6 +17,7 @@ use crate::install::download::DownloadError;
 use crate::install::module::ModuleError;
 use crate::install::rootfs::RootfsError;
 use crate::install::scripts::ScriptError;
+use crate::install::spool::SpoolError;
 use crate::policy::PolicyError;
 use crate::server::ServerError;
 use crate::signature::{ManifestRejection, SignatureError};
@@ -87,6 +88,9 @@ fn sink_class(e: &SinkError) -> (Class, &'static str) {
         return pair(e);
     }
     if let Some(e) = e.downcast_ref::<StoreError>() {
+        return pair(e);
+    }
+    if let Some(e) = e.downcast_ref::<SpoolError>() {
         return pair(e);
     }
     if let Some(e) = e.downcast_ref::<io::Error>() {
@@ -291,6 +295,25 @@ impl Classify for ScriptError {
         match self {
             Self::TimedOut { .. } => "script_timeout",
             Self::Failed { .. } | Self::Io { .. } => "script_failed",
+        }
+    }
+}
+
+impl Classify for SpoolError {
+    fn class(&self) -> Class {
+        match self {
+            Self::Io { source, .. } => io_class(source).0,
+            // The artifact may be fine: the device's spool is too small or too full for it.
+            _ => Class::Failed,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "spool_too_small",
+            Self::NoSpace { .. } => "spool_no_space",
+            Self::Changed(_) => "spool_changed",
+            Self::Io { source, .. } => io_class(source).1,
         }
     }
 }

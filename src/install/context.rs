@@ -50,6 +50,9 @@ pub struct InstallContext {
     /// The downgrade and security floors (`[policy]`), read before an install and raised at
     /// commit.
     pub floors: crate::state::floor::FloorKeeper,
+    /// `[update] module_delivery = "spool"`: payload files wait in this spool for their hash
+    /// check before an Update Module reads them.
+    pub spool: Option<super::spool::SpoolSettings>,
     /// `install --allow-downgrade`: this one install may go below the release-version floor.
     /// Set by the command line only, never by the API.
     pub allow_downgrade: bool,

@@ -88,6 +88,9 @@ pub struct ModuleSetup {
     pub current: CurrentSystem,
     /// `ModuleTimeoutSeconds`.
     pub timeout: Duration,
+    /// `[update] module_delivery = "spool"`: where each payload file waits for its hash check
+    /// before the module reads it; `None` streams as Mender does.
+    pub spool: Option<super::spool::SpoolSettings>,
 }
 
 /// A [`PayloadSink`] that runs the payload's Update Module through `Download`.

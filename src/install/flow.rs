@@ -58,6 +58,7 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             device_type: ctx.device_type.clone(),
         },
         timeout: ctx.module_timeout,
+        spool: ctx.spool.clone(),
     };
     let mut router = Router::new(ctx, setup);
     ctx.observer.phase(Phase::Download);

@@ -17,3 +17,4 @@ pub mod readback;
 pub mod resume;
 pub mod rootfs;
 pub mod scripts;
+pub mod spool;

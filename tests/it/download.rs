@@ -53,6 +53,7 @@ fn setup(dir: &Path, script: Option<&str>) -> ModuleSetup {
             device_type: "beaglebone".into(),
         },
         timeout: Duration::from_secs(60),
+        spool: None,
     }
 }
 

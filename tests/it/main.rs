@@ -34,6 +34,7 @@ mod policy;
 mod resume;
 mod robustness;
 mod rootfs;
+mod spool;
 mod standin;
 mod stream_tail;
 mod streaming;

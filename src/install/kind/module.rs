@@ -13,6 +13,7 @@ use crate::install::installer::{Installed, Installer, Record};
 use crate::install::module::{ModuleState, ModuleTree, RebootNeed, UpdateModule};
 use crate::install::resume::Judgement;
 use crate::install::scripts::StateScripts;
+use crate::install::spool::Spool;
 use crate::signature::VerifiedManifest;
 
 /// Streams the payload into its Update Module.
@@ -20,6 +21,8 @@ use crate::signature::VerifiedManifest;
 pub struct ModuleInstaller {
     setup: ModuleSetup,
     sink: Option<ModuleSink>,
+    /// In spool mode: the verified spool the files pass through first.
+    spool: Option<Spool>,
     payload_type: String,
     /// Set once the download ended with the proof of its read.
     downloaded: Option<ModuleInstall>,
@@ -30,6 +33,7 @@ impl ModuleInstaller {
     pub fn new(setup: ModuleSetup) -> Self {
         Self {
             sink: Some(ModuleSink::new(setup.clone())),
+            spool: None,
             setup,
             payload_type: String::new(),
             downloaded: None,
@@ -50,21 +54,36 @@ impl PayloadSink for ModuleInstaller {
         manifest: &VerifiedManifest,
     ) -> Result<(), SinkError> {
         self.payload_type = header.payload_type().name().unwrap_or_default().to_owned();
+        if let Some(settings) = &self.setup.spool {
+            self.spool = Some(Spool::open(settings.clone())?);
+        }
         self.sink()?.begin(header, manifest)
     }
 
     fn file(&mut self, file: &PayloadFileInfo, data: &mut dyn Read) -> Result<(), SinkError> {
-        self.sink()?.file(file, data)
+        match &mut self.spool {
+            Some(spool) => spool.take(file, data),
+            None => self.sink()?.file(file, data),
+        }
     }
 
     fn file_verified(&mut self, file: &VerifiedFile) -> Result<(), SinkError> {
-        self.sink()?.file_verified(file)
+        let sink = self
+            .sink
+            .as_mut()
+            .ok_or_else(|| Box::new(DownloadError::NoPayloadType) as SinkError)?;
+        if let Some(spool) = &mut self.spool {
+            // Verified: only now does the module see the file, re-hashed from the spool.
+            spool.release(file, &mut |info, data| sink.file(info, data))?;
+        }
+        sink.file_verified(file)
     }
 }
 
 impl Installer for ModuleInstaller {
     fn end_download(&mut self, proof: &VerifiedArtifact) -> Result<(), InstallError> {
         let sink = self.sink.take().ok_or(DownloadError::NoPayloadType)?;
+        self.spool = None;
         let (module, tree, _) = sink.finish(proof)?;
         self.downloaded = Some(ModuleInstall {
             module,
@@ -77,10 +96,12 @@ impl Installer for ModuleInstaller {
     fn stop(&mut self) {
         // Dropping an unfinished download kills the module before its stream ends.
         self.sink = None;
+        self.spool = None;
     }
 
     fn abort(&mut self) {
         self.sink = None;
+        self.spool = None;
         let tree = ModuleTree::existing(&self.setup.tree_root);
         if self.setup.tree_root.is_dir()
             && let Ok(module) =
