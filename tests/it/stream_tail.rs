@@ -27,6 +27,11 @@ exit 0
 /// The held-back tail (`HOLD_BACK` in `src/install/download.rs`).
 const HOLD_BACK: usize = 64 * 1024;
 
+/// What can be sent and still not be in the module's copy when it is killed: a full FIFO (Linux's
+/// default pipe capacity, 16 pages) and one read of coreutils `cat` (128 KiB) not yet written out.
+/// On a loaded machine the module lags by up to this much; it is a bound, not a timing.
+const IN_FLIGHT: usize = 64 * 1024 + 128 * 1024;
+
 fn device() -> Scratch {
     let s = keyed_device();
     let module = s.write("share/modules/v3/single-file", COPIER.as_bytes());
@@ -83,11 +88,12 @@ fn a_tampered_file_never_reaches_a_module_whole_whichever_byte_changed() {
             got, tampered,
             "byte {at}: the module holds the whole tampered file"
         );
-        // What it got is the start of the stream, and all but the held-back tail of it came:
-        // the file really streamed, and only its end was withheld.
+        // What it got is the start of the stream, and all but the held-back tail (and what was
+        // still in flight when the module was killed) came: the file really streamed, and only
+        // its end was withheld.
         assert!(tampered.starts_with(&got), "byte {at}: not a prefix");
         assert!(
-            got.len() >= size - 2 * HOLD_BACK && got.len() < size,
+            got.len() >= size - 2 * HOLD_BACK - IN_FLIGHT && got.len() < size,
             "byte {at}: the module got {} of {size} bytes",
             got.len()
         );
