@@ -37,6 +37,11 @@ pub(super) enum Command {
     Commit(StateArgs),
     /// Roll back the installed update. Exit 0 ok, 1 failure, 2 nothing to roll back.
     Rollback(StateArgs),
+    /// Carry on an update that stopped (`--stop-before`), as `mender-update resume`:
+    /// ArtifactInstall after a stop before it, the commit of an installed update, or the rest
+    /// of a commit or rollback. Exit 0 ok, 1 failure, 2 no update in progress, 4 reboot
+    /// required (with --reboot-exit-code).
+    Resume(ResumeArgs),
     /// Show the installed artifact and any install waiting for commit or rollback.
     Status {
         /// Print JSON instead of text.
@@ -95,7 +100,7 @@ pub(super) struct InstallArgs {
     #[arg(long)]
     pub(super) allow_unsigned: bool,
     /// Install in this process even when the daemon's socket exists. Without this flag, and
-    /// without -k, --config, --limit, --allow-unsigned or --allow-downgrade, the artifact is handed to the running daemon
+    /// without -k, --config, --limit, --allow-unsigned, --allow-downgrade or --stop-before, the artifact is handed to the running daemon
     /// ($ARTIFACT_GATE_SOCKET, else api.socket from /etc/artifact-gate/artifact-gate.toml).
     #[arg(long)]
     pub(super) no_daemon: bool,
@@ -108,6 +113,8 @@ pub(super) struct InstallArgs {
     /// The security floor ([policy] security_version_provide) has no override.
     #[arg(long)]
     pub(super) allow_downgrade: bool,
+    #[command(flatten)]
+    pub(super) stops: StopArgs,
     /// The artifact file, an https:// URL (streamed, never stored whole; the system roots and
     /// mender.conf's ServerCertificate are trusted), or '-' for standard input.
     #[arg(value_name = "ARTIFACT|URL")]
@@ -119,6 +126,34 @@ pub(super) struct StateArgs {
     /// Main Mender configuration file (see `validate --help`).
     #[arg(long = "config", value_name = "FILE")]
     pub(super) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) stops: StopArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ResumeArgs {
+    #[command(flatten)]
+    pub(super) state: StateArgs,
+    /// Exit 4 when the update needs a reboot to take effect.
+    #[arg(long)]
+    pub(super) reboot_exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct StopArgs {
+    /// Stop before entering STATE, to be carried on by `resume` (repeatable; as mender-update
+    /// 5): ArtifactInstall_Enter (downloaded and verified, nothing changed), ArtifactCommit_Enter,
+    /// ArtifactCommit_Leave, ArtifactRollback_Enter, ArtifactFailure_Enter or Cleanup. The stop
+    /// is kept in the install state, so it survives a reboot; a second run with the same stop
+    /// stops at the same point.
+    #[arg(long = "stop-before", value_name = "STATE", value_parser = crate::install::stops::StopState::parse)]
+    pub(super) stop_before: Vec<crate::install::stops::StopState>,
+}
+
+impl StopArgs {
+    pub(super) fn stops(&self) -> crate::install::stops::StopBefore {
+        crate::install::stops::StopBefore::new(self.stop_before.iter().copied())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -194,7 +229,7 @@ impl Command {
             Self::Validate(a) => (with(&a.keys, &a.limits), None),
             Self::Read(a) => (with(&a.keys, &a.limits), None),
             Self::Install(a) => (with(&a.keys, &a.limits), None),
-            Self::Commit(a) | Self::Rollback(a) => (
+            Self::Commit(a) | Self::Rollback(a) | Self::Resume(ResumeArgs { state: a, .. }) => (
                 Overrides {
                     mender_conf: a.config.clone(),
                     ..Overrides::default()

@@ -18,11 +18,12 @@ use crate::error::{Class, exit};
 use crate::install::context::{Finished, InstallOutcome};
 use crate::install::flow;
 use crate::install::module::RebootNeed;
+use crate::install::stops::StopState;
 use crate::policy::DeviceFacts;
 use crate::signature::Trust;
 use crate::state::store::Store;
 use crate::stream::progress::Progress;
-use args::Command;
+use args::{Command, StateArgs};
 use report::{describe, render_text, verdict};
 
 pub use args::Cli;
@@ -55,7 +56,7 @@ pub fn main() -> u8 {
     // install, commit and rollback use Mender's exit codes: every failure is 1.
     let mender_codes = matches!(
         cli.command,
-        Command::Install(_) | Command::Commit(_) | Command::Rollback(_)
+        Command::Install(_) | Command::Commit(_) | Command::Rollback(_) | Command::Resume(_)
     );
     let json = cli.command.json();
     match run(cli) {
@@ -150,7 +151,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 || args.keys.config.is_some()
                 || !args.limits.overrides.is_empty()
                 || args.allow_unsigned
-                || args.allow_downgrade;
+                || args.allow_downgrade
+                || !args.stops.stop_before.is_empty();
             if !local_only && let Some(socket) = crate::daemon::api_client::daemon_socket(&settings)
             {
                 tracing::info!(socket = %socket.display(), "installing through the daemon");
@@ -179,6 +181,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             let mut ctx = settings.install_context(args.allow_unsigned)?;
             ctx.expect_manifest_sha256 = args.expect_manifest_sha256;
+            ctx.stops = args.stops.stops();
             if args.allow_downgrade {
                 allow_downgrade(&mut ctx)?;
             }
@@ -187,25 +190,23 @@ fn run(cli: Cli) -> Result<u8, Error> {
             let (input, size) = settings.open_input_sized(&args.artifact, None)?;
             let input = Progress::new(input, size, "installing");
             let outcome = flow::install(input, &ctx)?;
-            let (reboot, text) = match outcome {
-                InstallOutcome::Committed { reboot } => (reboot, "Installed and committed."),
-                InstallOutcome::Pending { reboot } => (
-                    reboot,
-                    "Installed, but not committed.\nUse 'commit' to update, or 'rollback' to roll back the update.",
-                ),
-            };
-            println!("{text}");
-            if reboot != RebootNeed::No {
-                println!("At least one payload requested a reboot of the device it updated.");
-                if args.reboot_exit_code {
-                    return Ok(exit::REBOOT_REQUIRED);
-                }
-            }
-            Ok(exit::OK)
+            Ok(report_outcome(outcome, args.reboot_exit_code))
         }
-        Command::Commit(_args) | Command::Rollback(_args) => {
+        Command::Resume(args) => {
+            let mut ctx = settings.install_context(true)?;
+            ctx.stops = args.state.stops.stops();
+            match crate::install::staged::resume(&ctx)? {
+                None => {
+                    println!("No update in progress.");
+                    Ok(exit::CONFIG)
+                }
+                Some(outcome) => Ok(report_outcome(outcome, args.reboot_exit_code)),
+            }
+        }
+        Command::Commit(StateArgs { stops, .. }) | Command::Rollback(StateArgs { stops, .. }) => {
             // Keys are not needed here, so none are required.
-            let ctx = settings.install_context(true)?;
+            let mut ctx = settings.install_context(true)?;
+            ctx.stops = stops.stops();
             let done = if committing {
                 flow::commit(&ctx)?
             } else {
@@ -226,6 +227,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }
                 (Finished::Done(name), false) => {
                     println!("Rolled back {name}.");
+                    Ok(exit::OK)
+                }
+                (Finished::Stopped(state), _) => {
+                    println!("Stopped before {state}; 'resume' carries on.");
                     Ok(exit::OK)
                 }
             }
@@ -336,6 +341,41 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// Prints how an install or a resume ended, in mender-update's words, and gives its exit code.
+fn report_outcome(outcome: InstallOutcome, reboot_exit_code: bool) -> u8 {
+    let (reboot, text) = match outcome {
+        InstallOutcome::Committed { reboot } => (reboot, "Installed and committed.".to_owned()),
+        InstallOutcome::Pending { reboot } => (
+            reboot,
+            "Installed, but not committed.\nUse 'commit' to update, or 'rollback' to roll back \
+             the update."
+                .to_owned(),
+        ),
+        InstallOutcome::Stopped {
+            before: StopState::ArtifactInstallEnter,
+            ..
+        } => (
+            RebootNeed::No,
+            "Streamed to storage, but not installed/enabled.\nUse 'resume' to install it, or \
+             'rollback' to drop it."
+                .to_owned(),
+        ),
+        InstallOutcome::Stopped { before, reboot } => (
+            reboot,
+            format!("Stopped before {before}; 'resume' carries on."),
+        ),
+        InstallOutcome::RolledBack => (RebootNeed::No, "Rolled back.".to_owned()),
+    };
+    println!("{text}");
+    if reboot != RebootNeed::No {
+        println!("At least one payload requested a reboot of the device it updated.");
+        if reboot_exit_code {
+            return exit::REBOOT_REQUIRED;
+        }
+    }
+    exit::OK
 }
 
 /// `--allow-downgrade`: root only, and logged before anything is read, whether or not the

@@ -177,6 +177,7 @@ impl Settings {
                 floor_store,
             ),
             spool: gate.update.spool(&self.paths.datastore_dir),
+            stops: Default::default(),
             allow_downgrade: false,
         })
     }

@@ -351,6 +351,12 @@ async fn change(daemon: Arc<Daemon>, peer: Peer, what: Change) -> Response<Body>
                 artifact_name,
             },
         ),
+        // The API sets no --stop-before.
+        Ok(Ok(Finished::Stopped(state))) => refused(
+            Class::Failed,
+            "update_stopped",
+            format!("the {name} stopped before {state}"),
+        ),
         Ok(Ok(Finished::NothingPending)) => refused(
             Class::Failed,
             "nothing_pending",

@@ -69,6 +69,9 @@ pub(super) fn run_install(
     let (mut status, reboot) = match outcome {
         InstallOutcome::Committed { reboot } => (InstallStatus::Committed, reboot),
         InstallOutcome::Pending { reboot } => (InstallStatus::Installed, reboot),
+        // The API sets no --stop-before, and only `resume` rolls back.
+        InstallOutcome::Stopped { reboot, .. } => (InstallStatus::Installed, reboot),
+        InstallOutcome::RolledBack => (InstallStatus::Installed, RebootNeed::No),
     };
     if status == InstallStatus::Installed
         && reboot == RebootNeed::No
@@ -76,7 +79,7 @@ pub(super) fn run_install(
     {
         match flow::commit(&ctx).map_err(|e| e.failure())? {
             Finished::Done(_) => status = InstallStatus::Committed,
-            Finished::NothingPending => {}
+            Finished::NothingPending | Finished::Stopped(_) => {}
         }
     }
     let rebooting = reboot != RebootNeed::No && daemon.config.update.reboot_after_install;

@@ -306,6 +306,7 @@ impl Daemon {
                 BootCheck::of("verified, waiting for commit", Some(a))
             }
             Ok(Resumed::Committed(a)) => BootCheck::of("committed", Some(a)),
+            Ok(Resumed::Stopped(a)) => BootCheck::of("stopped, waiting for resume", Some(a)),
             Ok(Resumed::RolledBack(a)) => BootCheck::of("rolled back", Some(a)),
             Ok(Resumed::CommitFailed {
                 artifact,

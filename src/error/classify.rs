@@ -230,6 +230,7 @@ impl Classify for InstallError {
             Self::Busy(_) | Self::NoRollback(_) => Class::Failed,
             Self::Stopped(_) => Class::Interrupted,
             Self::Floor(_) | Self::FloorNotRaised { .. } => Class::Failed,
+            Self::StoppedAt { .. } => Class::Config,
         }
     }
 
@@ -247,6 +248,7 @@ impl Classify for InstallError {
             Self::Stopped(_) => "deployment_aborted",
             Self::Floor(_) => "floor_unavailable",
             Self::FloorNotRaised { .. } => "floor_not_raised",
+            Self::StoppedAt { .. } => "update_stopped",
         }
     }
 }

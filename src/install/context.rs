@@ -53,6 +53,8 @@ pub struct InstallContext {
     /// `[update] module_delivery = "spool"`: payload files wait in this spool for their hash
     /// check before an Update Module reads them.
     pub spool: Option<super::spool::SpoolSettings>,
+    /// `--stop-before`: the states this command stops before (command line only).
+    pub stops: super::stops::StopBefore,
     /// `install --allow-downgrade`: this one install may go below the release-version floor.
     /// Set by the command line only, never by the API.
     pub allow_downgrade: bool,
@@ -167,6 +169,16 @@ pub enum InstallOutcome {
         /// Whether the module wants a reboot.
         reboot: RebootNeed,
     },
+    /// Stopped before a state (`--stop-before`); `resume` carries on.
+    Stopped {
+        /// The state.
+        before: super::stops::StopState,
+        /// The reboot need known so far.
+        reboot: RebootNeed,
+    },
+    /// The operation `resume` carried on ended on the way back: rolled back or failed, and
+    /// cleaned up.
+    RolledBack,
 }
 
 /// Why a command failed.
@@ -210,6 +222,17 @@ pub enum InstallError {
         /// Why.
         source: crate::state::floor::FloorError,
     },
+    /// The pending operation stopped before a state; only `resume` carries it on.
+    #[error(
+        "the update of {artifact} stopped before {before}; 'artifact-gate resume' carries it on \
+         ('rollback' drops it while it stands before ArtifactInstall_Enter)"
+    )]
+    StoppedAt {
+        /// The artifact.
+        artifact: String,
+        /// Where it stopped.
+        before: super::stops::StopState,
+    },
     /// The caller's gate stopped the install before `ArtifactInstall` (a deployment aborted
     /// on the server).
     #[error("stopped before ArtifactInstall: {0}")]
@@ -223,6 +246,8 @@ pub enum Finished {
     NothingPending,
     /// The named artifact was committed or rolled back.
     Done(String),
+    /// Stopped before a state (`--stop-before`); `resume` carries on.
+    Stopped(super::stops::StopState),
 }
 
 /// What is installed and what waits for commit or rollback, as `status --json` and the

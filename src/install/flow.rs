@@ -17,11 +17,13 @@ use super::installer::{Installed, Router};
 use super::kind;
 use super::module::{CurrentSystem, RebootNeed};
 use super::scripts::StateScripts;
+use super::staged;
+use super::stops::{Stage, StopState};
 use crate::artifact::{self, ReadOptions, VerifiedArtifact};
 use crate::config::mender_conf::MenderPaths;
 use crate::policy::DeviceFacts;
 use crate::state::provides::ArtifactClaims;
-use crate::state::store::{PendingInstall, Store};
+use crate::state::store::{PendingInstall, StagedFile, Store};
 
 /// Verifies `input` and installs it.
 pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome, InstallError> {
@@ -122,7 +124,27 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
         rootfs: record.rootfs,
         boot_id: crate::state::store::boot_id(),
         deployment: ctx.deployment.clone(),
+        stage: Stage::Installed,
+        verified_files: Vec::new(),
     };
+    if ctx.stops.at(StopState::ArtifactInstallEnter) {
+        // Downloaded and verified; `resume` runs ArtifactInstall (Mender 5's --stop-before).
+        pending.stage = Stage::Downloaded;
+        pending.verified_files = verified
+            .files()
+            .iter()
+            .map(|f| StagedFile {
+                name: f.name().to_string(),
+                size: f.size(),
+                sha256: hex::encode(f.sha256()),
+            })
+            .collect();
+        store.save_pending(&pending)?;
+        return Ok(InstallOutcome::Stopped {
+            before: StopState::ArtifactInstallEnter,
+            reboot: pending.reboot,
+        });
+    }
     store.save_pending(&pending)?;
     ctx.observer.phase(Phase::ArtifactInstall);
     let activated = scripts.around("ArtifactInstall", || installer.activate(&verified));
@@ -131,22 +153,38 @@ pub fn install<R: Read>(input: R, ctx: &InstallContext) -> Result<InstallOutcome
             super::download::DownloadError::DidNotFinish,
         ));
     };
-    let reboot = match activated {
-        Ok(reboot) => reboot,
+    match activated {
+        Ok(reboot) => after_install(installed, ctx, &mut pending, &scripts, reboot),
         Err(e) => {
-            if fail(installed, &scripts) {
-                let _ = store.clear_pending();
-            }
-            return Err(e);
+            staged::fail(installed, ctx, &pending, &scripts);
+            Err(e)
         }
-    };
+    }
+}
+
+/// After `ArtifactInstall`: the install waits for commit or rollback when its kind can roll
+/// back (or `--stop-before ArtifactCommit_Enter` says so), else it is committed at once.
+pub(super) fn after_install(
+    installed: &dyn Installed,
+    ctx: &InstallContext,
+    pending: &mut PendingInstall,
+    scripts: &StateScripts,
+    reboot: RebootNeed,
+) -> Result<InstallOutcome, InstallError> {
     pending.reboot = reboot;
-    if rollback {
-        store.save_pending(&pending)?;
+    pending.stage = Stage::Installed;
+    pending.verified_files.clear();
+    if pending.supports_rollback || ctx.stops.at(StopState::ArtifactCommitEnter) {
+        ctx.store().save_pending(pending)?;
         return Ok(InstallOutcome::Pending { reboot });
     }
-    commit_installed(installed, ctx, &pending, &scripts)?;
-    Ok(InstallOutcome::Committed { reboot })
+    Ok(match commit_installed(installed, ctx, pending, scripts)? {
+        None => InstallOutcome::Committed { reboot },
+        Some(stage) => InstallOutcome::Stopped {
+            before: stage.stopped_before(),
+            reboot,
+        },
+    })
 }
 
 /// What is installed and what waits for commit or rollback. `broken_verify_keys` is left
@@ -175,9 +213,15 @@ pub fn commit(ctx: &InstallContext) -> Result<Finished, InstallError> {
     let Some(pending) = store.pending()? else {
         return Ok(Finished::NothingPending);
     };
+    staged::only_installed(&pending)?;
+    if ctx.stops.at(StopState::ArtifactCommitEnter) {
+        return Ok(Finished::Stopped(StopState::ArtifactCommitEnter));
+    }
     ctx.observer.phase(Phase::ArtifactCommit);
     let installed = kind::installed_for(ctx, &pending)?;
-    commit_installed(installed.as_ref(), ctx, &pending, &ctx.scripts())?;
+    if let Some(stage) = commit_installed(installed.as_ref(), ctx, &pending, &ctx.scripts())? {
+        return Ok(Finished::Stopped(stage.stopped_before()));
+    }
     Ok(Finished::Done(pending.claims.artifact_name))
 }
 
@@ -188,32 +232,60 @@ pub fn rollback(ctx: &InstallContext) -> Result<Finished, InstallError> {
     let Some(pending) = store.pending()? else {
         return Ok(Finished::NothingPending);
     };
+    if pending.stage == Stage::Downloaded {
+        // Stopped before ArtifactInstall: nothing changed, so rolling back is dropping it.
+        let installed = kind::installed_for(ctx, &pending)?;
+        let _ = installed.cleanup();
+        installed.discard();
+        store.clear_pending()?;
+        return Ok(Finished::Done(pending.claims.artifact_name));
+    }
+    staged::only_installed(&pending)?;
     if !pending.supports_rollback {
         return Err(InstallError::NoRollback(pending.claims.artifact_name));
+    }
+    if ctx.stops.at(StopState::ArtifactRollbackEnter) {
+        return Ok(Finished::Stopped(StopState::ArtifactRollbackEnter));
     }
     ctx.observer.phase(Phase::ArtifactRollback);
     let installed = kind::installed_for(ctx, &pending)?;
     let scripts = ctx.scripts();
     scripts.around("ArtifactRollback", || installed.rollback())?;
-    let _ = scripts.around("ArtifactFailure", || installed.failure());
-    installed.cleanup()?;
-    store.clear_pending()?;
-    Ok(Finished::Done(pending.claims.artifact_name))
+    let rest = staged::run_back(Stage::Failure, installed.as_ref(), ctx, &pending, &scripts)?;
+    Ok(match rest {
+        Some(stage) => Finished::Stopped(stage.stopped_before()),
+        None => Finished::Done(pending.claims.artifact_name),
+    })
 }
 
 /// `ArtifactCommit` with its scripts, then the floors rise, the new provides are recorded and
 /// `Cleanup` runs. A failed commit fails the install, unless its kind leaves it for the next
 /// start to judge.
-fn commit_installed(
+///
+/// `--stop-before ArtifactCommit_Leave` or `Cleanup` keeps the record at that stage (the
+/// provides are recorded either way) and returns it.
+pub(super) fn commit_installed(
     installed: &dyn Installed,
     ctx: &InstallContext,
     pending: &PendingInstall,
     scripts: &StateScripts,
-) -> Result<(), InstallError> {
+) -> Result<Option<Stage>, InstallError> {
     let store = ctx.store();
-    if let Err(e) = scripts.around("ArtifactCommit", || installed.commit()) {
-        if !installed.judged_at_next_start() && fail(installed, scripts) {
-            let _ = store.clear_pending();
+    let stop = if ctx.stops.at(StopState::ArtifactCommitLeave) {
+        Some(Stage::CommitLeave)
+    } else if ctx.stops.at(StopState::Cleanup) {
+        Some(Stage::Cleanup { failed: false })
+    } else {
+        None
+    };
+    let committed = if stop == Some(Stage::CommitLeave) {
+        scripts.enter("ArtifactCommit", || installed.commit())
+    } else {
+        scripts.around("ArtifactCommit", || installed.commit())
+    };
+    if let Err(e) = committed {
+        if !installed.judged_at_next_start() {
+            staged::fail(installed, ctx, pending, scripts);
         }
         return Err(e);
     }
@@ -222,9 +294,15 @@ fn commit_installed(
     let raised = ctx
         .floors
         .raise(&store.provides()?, &pending.claims.provides);
-    store.commit(pending)?;
-    installed.cleanup()?;
-    floor_raised(raised, &pending.claims.artifact_name)
+    match stop {
+        Some(stage) => store.commit_to(pending, stage)?,
+        None => {
+            store.commit(pending)?;
+            installed.cleanup()?;
+        }
+    }
+    floor_raised(raised, &pending.claims.artifact_name)?;
+    Ok(stop)
 }
 
 fn floor_raised(
@@ -238,24 +316,6 @@ fn floor_raised(
             source,
         }
     })
-}
-
-/// The error path after `ArtifactInstall` ran (spec §8.2): undo (roll back where the kind
-/// can), then `ArtifactFailure` and `Cleanup`, and nothing of the install stays on disk. Their
-/// own failures are secondary to the one reported. Returns whether the pending record may go:
-/// not when the undo itself failed, so that the next start judges the device.
-fn fail(installed: &dyn Installed, scripts: &StateScripts) -> bool {
-    if let Err(undo) = installed.undo(scripts) {
-        tracing::error!(
-            "the install failed and could not be undone ({undo}); it stays pending for the next \
-             start to judge"
-        );
-        return false;
-    }
-    let _ = scripts.around("ArtifactFailure", || installed.failure());
-    let _ = installed.cleanup();
-    installed.discard();
-    true
 }
 
 fn log_trust(verified: &VerifiedArtifact) {

@@ -23,6 +23,7 @@ use crate::artifact::{
     VerifiedFile,
 };
 use crate::signature::VerifiedManifest;
+use crate::state::store::StagedFile;
 
 /// A payload kind's installer while the artifact streams in, up to `ArtifactInstall`.
 ///
@@ -56,6 +57,10 @@ pub trait Installer: PayloadSink {
 pub trait Installed {
     /// Whether it can be rolled back (`SupportsRollback`).
     fn supports_rollback(&self) -> Result<bool, InstallError>;
+
+    /// `ArtifactInstall` of an install that stopped before it (`resume` after `--stop-before
+    /// ArtifactInstall_Enter`), given the payload files as they were verified.
+    fn activate_staged(&self, verified: &[StagedFile]) -> Result<RebootNeed, InstallError>;
 
     /// `ArtifactCommit`.
     fn commit(&self) -> Result<(), InstallError>;

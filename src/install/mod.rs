@@ -1,7 +1,8 @@
 //! The install step: what happens to a verified payload. The Update Module v3 file tree and
 //! state calls ([`module`]), the streaming `Download` into a module ([`download`]), A/B rootfs
 //! writes ([`rootfs`]), the `install`/`commit`/`rollback` flow ([`flow`]), the post-reboot
-//! check ([`resume`]) and the first-start bootstrap artifact ([`bootstrap`]).
+//! check ([`resume`]), the first-start bootstrap artifact ([`bootstrap`]), the verified spool
+//! ([`spool`]), and Mender 5's `--stop-before` and `resume` ([`stops`], [`staged`]).
 
 pub mod bootenv;
 pub mod bootstrap;
@@ -18,3 +19,5 @@ pub mod resume;
 pub mod rootfs;
 pub mod scripts;
 pub mod spool;
+pub mod staged;
+pub mod stops;

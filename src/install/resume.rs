@@ -90,6 +90,8 @@ pub enum Resumed {
     WaitingForCommit(String),
     /// The named install was committed.
     Committed(String),
+    /// The named operation stopped before a state (`--stop-before`) and waits for `resume`.
+    Stopped(String),
     /// The named install failed after its reboot and was rolled back.
     RolledBack(String),
     /// The named install booted, but its commit failed (the error is given), so it was rolled
@@ -115,6 +117,15 @@ pub fn resume(ctx: &InstallContext, auto_commit: bool) -> Result<Resumed, Instal
         return Ok(Resumed::Nothing);
     };
     let name = pending.claims.artifact_name.clone();
+    if !pending.stage.is_installed() {
+        // Stopped by --stop-before: it waits for `resume`, whatever happened since.
+        tracing::info!(
+            artifact = %name,
+            "the pending update stopped before {}; 'artifact-gate resume' carries it on",
+            pending.stage.next_state()
+        );
+        return Ok(Resumed::Stopped(name));
+    }
     let rebooted = match (&pending.boot_id, crate::state::store::boot_id()) {
         (Some(then), Some(now)) => Some(*then != now),
         _ => None,
@@ -127,6 +138,7 @@ pub fn resume(ctx: &InstallContext, auto_commit: bool) -> Result<Resumed, Instal
         Judgement::Verified => match flow::commit(ctx) {
             Ok(Finished::Done(name)) => Ok(Resumed::Committed(name)),
             Ok(Finished::NothingPending) => Ok(Resumed::Nothing),
+            Ok(Finished::Stopped(_)) => Ok(Resumed::Stopped(name)),
             Err(e) => {
                 tracing::warn!(artifact = %name, "commit after reboot failed, rolling back: {e}");
                 roll_back(ctx, &store, &pending)?;

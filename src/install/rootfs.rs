@@ -240,13 +240,55 @@ impl RootfsSink {
                 boot_part: None,
             });
         };
-        let n = slots.inactive.number;
-        self.env.write(&[
-            ("mender_boot_part", n.to_string()),
-            ("mender_boot_part_hex", format!("{n:X}")),
-            ("upgrade_available", "1".to_owned()),
-            ("bootcount", "0".to_owned()),
-        ])?;
+        switch_to(&self.env, slots)
+    }
+}
+
+/// `ArtifactInstall`'s boot switch: the bootloader tries `slots.inactive` next, in one write.
+pub fn switch_to(env: &BootEnv, slots: &Slots) -> Result<(), RootfsError> {
+    let n = slots.inactive.number;
+    env.write(&[
+        ("mender_boot_part", n.to_string()),
+        ("mender_boot_part_hex", format!("{n:X}")),
+        ("upgrade_available", "1".to_owned()),
+        ("bootcount", "0".to_owned()),
+    ])?;
+    Ok(())
+}
+
+/// Reads the first `size` bytes of `partition` back and checks them against `sha256` (hex),
+/// for an install resumed after a stop before `ArtifactInstall`.
+pub fn verify_slot(partition: &Path, size: u64, sha256: &str) -> Result<(), RootfsError> {
+    let io_err = |what, source| RootfsError::Io {
+        what,
+        path: partition.to_owned(),
+        source,
+    };
+    let file = File::open(partition).map_err(|e| io_err("open", e))?;
+    let mut hash = <sha2::Sha256 as sha2::Digest>::new();
+    let mut limited = file.take(size);
+    let copied =
+        io::copy(&mut limited, &mut HashWriter(&mut hash)).map_err(|e| io_err("read", e))?;
+    let found = hex::encode(sha2::Digest::finalize(hash));
+    if copied != size || !found.eq_ignore_ascii_case(sha256) {
+        return Err(RootfsError::ReadBack {
+            partition: partition.to_owned(),
+            expected: sha256.to_owned(),
+            found,
+        });
+    }
+    Ok(())
+}
+
+struct HashWriter<'a>(&'a mut sha2::Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        sha2::Digest::update(self.0, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }

@@ -152,6 +152,23 @@ impl StateScripts {
 
     /// Runs `body` as `state`, wrapped in its Enter and Leave scripts; on failure the Error
     /// scripts run and the first failure is returned.
+    pub fn enter<T, E: From<ScriptError>>(
+        &self,
+        state: &str,
+        body: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let result = self
+            .run(state, Action::Enter)
+            .map_err(E::from)
+            .and_then(|()| body());
+        if result.is_err() {
+            let _ = self.run(state, Action::Error);
+        }
+        result
+    }
+
+    /// The `Enter` scripts, `body` and the `Leave` scripts of `state`; the `Error` scripts
+    /// when any of them fails.
     pub fn around<T, E: From<ScriptError>>(
         &self,
         state: &str,

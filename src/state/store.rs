@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::install::stops::Stage;
 use crate::state::persist;
 use crate::state::provides::{ArtifactClaims, Provides};
 
@@ -34,6 +35,26 @@ pub struct PendingInstall {
     /// The Mender server deployment it belongs to, when the agent installed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
+    /// Where the operation stands, when it stopped before a state (`--stop-before`); a record
+    /// without one is an installed update waiting for commit or rollback.
+    #[serde(default, skip_serializing_if = "Stage::is_installed")]
+    pub stage: Stage,
+    /// The verified payload files, kept while the install waits before `ArtifactInstall`
+    /// (an A/B slot is read back against them before the boot switch).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_files: Vec<StagedFile>,
+}
+
+/// A payload file as it was verified, kept in a stopped install's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagedFile {
+    /// Its name.
+    pub name: String,
+    /// Its size.
+    pub size: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
 }
 
 /// This boot's ID (`/proc/sys/kernel/random/boot_id`), or `$ARTIFACT_GATE_BOOT_ID` where a test
@@ -119,6 +140,16 @@ impl Store {
         let provides = self.provides()?.after(&pending.claims);
         self.save_provides(&provides)?;
         self.clear_pending()
+    }
+
+    /// Commits `pending`'s provides but keeps its record at `stage`, for a commit stopped
+    /// before `ArtifactCommit_Leave` or `Cleanup`.
+    pub fn commit_to(&self, pending: &PendingInstall, stage: Stage) -> Result<(), StoreError> {
+        let provides = self.provides()?.after(&pending.claims);
+        self.save_provides(&provides)?;
+        let mut kept = pending.clone();
+        kept.stage = stage;
+        self.save_pending(&kept)
     }
 
     /// Forgets the install awaiting commit.

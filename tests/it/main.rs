@@ -36,6 +36,7 @@ mod robustness;
 mod rootfs;
 mod spool;
 mod standin;
+mod stops;
 mod stream_tail;
 mod streaming;
 mod strictness;

@@ -15,6 +15,7 @@ use crate::install::resume::Judgement;
 use crate::install::scripts::StateScripts;
 use crate::install::spool::Spool;
 use crate::signature::VerifiedManifest;
+use crate::state::store::StagedFile;
 
 /// Streams the payload into its Update Module.
 #[derive(Debug)]
@@ -159,6 +160,12 @@ impl ModuleInstall {
 impl Installed for ModuleInstall {
     fn supports_rollback(&self) -> Result<bool, InstallError> {
         Ok(self.module.supports_rollback(&self.tree)?)
+    }
+
+    fn activate_staged(&self, _: &[StagedFile]) -> Result<RebootNeed, InstallError> {
+        // The module took the verified files in its Download; its tree kept them since.
+        self.call(ModuleState::ArtifactInstall)?;
+        Ok(self.module.needs_reboot(&self.tree)?)
     }
 
     fn commit(&self) -> Result<(), InstallError> {

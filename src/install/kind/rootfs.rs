@@ -17,6 +17,7 @@ use crate::install::resume::{BootFacts, Judgement, judge_rootfs};
 use crate::install::rootfs::{self, RootfsError, RootfsLayout, RootfsSink, Slots};
 use crate::install::scripts::StateScripts;
 use crate::signature::VerifiedManifest;
+use crate::state::store::StagedFile;
 
 /// Streams the image onto the inactive partition.
 #[derive(Debug)]
@@ -122,6 +123,17 @@ impl RootfsInstall {
 impl Installed for RootfsInstall {
     fn supports_rollback(&self) -> Result<bool, InstallError> {
         Ok(true)
+    }
+
+    fn activate_staged(&self, verified: &[StagedFile]) -> Result<RebootNeed, InstallError> {
+        // The slot was written and read back before the stop; it is read back again, so the
+        // boot switch points only at the image that was verified.
+        let [image] = verified else {
+            return Err(RootfsError::SecondFile.into());
+        };
+        rootfs::verify_slot(&self.slots.inactive.path, image.size, &image.sha256)?;
+        rootfs::switch_to(&self.env, &self.slots)?;
+        Ok(RebootNeed::Automatic)
     }
 
     fn commit(&self) -> Result<(), InstallError> {
