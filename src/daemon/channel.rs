@@ -112,8 +112,12 @@ fn try_poll(daemon: &Arc<Daemon>, config: &ChannelConfig) -> Result<PollResult, 
         signature: ctx.signature.clone(),
         device: DeviceFacts {
             device_type: Some(ctx.device_type.clone()),
+            // The floors too, so a release below them is skipped from its head alone.
+            floor: ctx
+                .floors
+                .check(&provides, false)
+                .map_err(|e| crate::install::context::InstallError::Floor(e).failure())?,
             provides: Some(provides),
-            floor: None,
         },
         limits: ctx.limits.clone(),
         expect_manifest_sha256: None,

@@ -1,11 +1,12 @@
 //! The daemon's update channel against nginx: an update end to end, a `304` for an unchanged
-//! channel, a wrong-device artifact skipped after its head only, a tampered artifact refused
-//! once and not fetched again, a file replaced mid-download, and retries that run out.
+//! channel, a wrong-device artifact and a release below the downgrade floor skipped after their
+//! head only, a tampered artifact refused once and not fetched again, a file replaced
+//! mid-download, and retries that run out.
 
 use std::time::{Duration, Instant};
 
 use crate::daemon::{Daemon, env_of};
-use crate::fixtures::{Scratch, app_artifact, app_target};
+use crate::fixtures::{Scratch, app_artifact, app_target, gate};
 use crate::resume::statuses;
 use crate::web::{CertKind, Fault, Nginx, Proxy, device, payload};
 
@@ -130,6 +131,64 @@ fn a_wrong_device_artifact_is_skipped_after_reading_only_its_head() {
     assert!(seen[1..].iter().all(|s| *s == 304), "{seen:?}");
     let size = std::fs::metadata(&art).unwrap().len();
     let sent = nginx.body_bytes(uri);
+    assert!(
+        sent <= 64 * 1024 && sent < size / 4,
+        "nginx sent {sent} bytes of a {size}-byte artifact to decide"
+    );
+}
+
+#[test]
+fn a_release_below_the_downgrade_floor_is_skipped_after_reading_only_its_head() {
+    let web = Scratch::new();
+    let (nginx, trust) = serve(&web);
+    let build = Scratch::new();
+    let s = device(&trust, "");
+    let policy = "[policy]\nversion_provide = \"rootfs-image.single-file.version\"\n";
+    s.write("etc/artifact-gate.toml", policy.as_bytes());
+    // The device runs 2.0.0, installed and committed on the command line.
+    let newer_content = payload(13);
+    let newer = app_artifact(
+        &build,
+        "rel-2",
+        &newer_content,
+        &["--software-version", "2.0.0"],
+    );
+    let install = gate(
+        &["install", "--no-daemon", newer.to_str().unwrap()],
+        s.root(),
+    );
+    assert!(install.status.success(), "{install:?}");
+    assert!(gate(&["commit"], s.root()).status.success());
+    // The channel still serves the older, equally signed release.
+    let older = app_artifact(
+        &build,
+        "rel-1",
+        &payload(14),
+        &["--software-version", "1.0.0"],
+    );
+    nginx.publish("beaglebone/latest.mender", &older);
+    let toml = format!(
+        "{}{policy}",
+        channel_toml(&format!("https://127.0.0.1:{}", nginx.port), "")
+    );
+    let daemon = Daemon::start(s.root(), &toml, env_of(&s));
+    let status = wait_for(&daemon, "skipped", |_| true);
+    let detail = status["channel"]["last_result"]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(detail.contains("downgrade from 2.0.0 to 1.0.0"), "{status}");
+    assert_eq!(status["artifact_name"], "rel-2", "{status}");
+    assert_eq!(
+        app_target(&build),
+        Some(newer_content),
+        "the older installed"
+    );
+    // Only its head was read: one ranged request, never the whole file.
+    let seen = statuses(&nginx, URI);
+    assert_eq!(seen[0], 206, "{:?}", nginx.log());
+    assert!(!seen.contains(&200), "{seen:?}");
+    let size = std::fs::metadata(&older).unwrap().len();
+    let sent = nginx.body_bytes(URI);
     assert!(
         sent <= 64 * 1024 && sent < size / 4,
         "nginx sent {sent} bytes of a {size}-byte artifact to decide"
