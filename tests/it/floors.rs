@@ -350,3 +350,73 @@ fn the_debian_scheme_orders_as_dpkg_does() {
         }
     }
 }
+
+/// A signed rootfs-image with `rootfs-image.version` = `version`.
+fn rootfs_release(dir: &Path, version: &str) -> PathBuf {
+    let out = dir.join(format!("rootfs-{version}.mender"));
+    let made = Command::new("mender-artifact")
+        .args(["write", "rootfs-image", "-n", &format!("rootfs-{version}")])
+        .args(["--software-version", version, "-t", "beaglebone", "-f"])
+        .arg(crate::fixtures::fx().path("rootfs.img"))
+        .arg("-o")
+        .arg(&out)
+        .arg("-k")
+        .arg(crate::fixtures::fx().path("rsa.key"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    out
+}
+
+#[test]
+fn the_ab_installer_refuses_a_signed_downgrade_before_writing_the_inactive_slot() {
+    use crate::device::{Device, PART};
+    let d = Device::new(PART);
+    d.s.write(
+        "etc/artifact-gate.toml",
+        b"[policy]\nversion_provide = \"rootfs-image.version\"\nversion_scheme = \"semver\"\n",
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_artifact-gate"))
+            .args(args)
+            .envs(d.env())
+            .env(
+                "ARTIFACT_GATE_CONFIG",
+                d.s.root().join("etc/artifact-gate.toml"),
+            )
+            .output()
+            .unwrap()
+    };
+    let newer = rootfs_release(d.s.root(), "2.1.0");
+    let older = rootfs_release(d.s.root(), "2.0.9");
+    let out = run(&["install", "--no-daemon", newer.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", words(&out));
+    // After the reboot into slot 3, the commit raises the floor to 2.1.0.
+    let out = run(&["commit"]);
+    assert!(out.status.success(), "{}", words(&out));
+    assert_eq!(d.boot_vars(), (Some("3".into()), Some("0".into())));
+    let slot = d.part(2);
+
+    let out = run(&["install", "--no-daemon", older.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", words(&out));
+    assert!(
+        words(&out).contains(
+            "downgrade from 2.1.0 to 2.0.9 (rootfs-image.version): the device has committed 2.1.0"
+        ),
+        "{}",
+        words(&out)
+    );
+    assert_eq!(d.part(2), slot, "the inactive slot was written");
+    assert_eq!(
+        d.boot_vars(),
+        (Some("3".into()), Some("0".into())),
+        "the boot switched"
+    );
+    assert_eq!(run(&["show-artifact"]).stdout, b"rootfs-2.1.0\n");
+
+    // Root may let this one through; it is written and the boot switches to it.
+    let out = run(&["install", "--allow-downgrade", older.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", words(&out));
+    assert_eq!(d.boot_vars(), (Some("2".into()), Some("1".into())));
+    assert_ne!(d.part(2), slot, "the inactive slot was not written");
+}
