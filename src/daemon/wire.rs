@@ -168,7 +168,7 @@ pub struct BootCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rebooting: Option<bool>,
     /// `nothing pending`, `waiting for reboot`, `verified, waiting for commit`, `committed`,
-    /// `rolled back`, `commit failed, rolled back` or `error`.
+    /// `rolled back`, `commit failed, rolled back`, `stopped, waiting for resume` or `error`.
     pub result: &'static str,
 }
 

@@ -5,6 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
+use crate::daemon::{Daemon, env_of};
 use crate::device::{Device, PART};
 use crate::fixtures::{Scratch, app_artifact, app_target, gate, module_device};
 
@@ -247,4 +248,38 @@ fn an_ab_install_stopped_before_artifact_install_switches_boot_only_on_resume() 
         v.stdout
     );
     assert_eq!(d.boot_vars(), (Some("3".into()), Some("1".into())));
+}
+
+#[test]
+fn the_daemon_leaves_a_stopped_install_alone_at_start() {
+    let s = module_device();
+    let art = app_artifact(&s, "release-3", "three\n", &[]);
+    let out = run(
+        &s,
+        &[
+            "install",
+            "--no-daemon",
+            "--stop-before",
+            "ArtifactInstall_Enter",
+            art.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A start after a reboot: the daemon neither installs nor drops what waits for resume.
+    let mut daemon = Daemon::start(s.root(), "", env_of(&s));
+    let status = daemon.status();
+    assert_eq!(
+        status["last_boot_check"]["result"], "stopped, waiting for resume",
+        "{status}"
+    );
+    assert_eq!(status["last_boot_check"]["artifact_name"], "release-3");
+    assert_eq!(app_target(&s), None, "installed at the daemon's start");
+    daemon.stop();
+    let out = run(&s, &["resume"]);
+    assert!(
+        text(&out).contains("Installed, but not committed."),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(app_target(&s).as_deref(), Some("three\n"));
 }
