@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh          tools for the demo and the tests
 #   scripts/install-deps.sh bench    also the benchmark's reference tools
 #   scripts/install-deps.sh arm      also the armv7 build, qemu and the full-system test (#5)
+#   scripts/install-deps.sh deb      also the Debian package's tools (#17)
 set -euo pipefail
 
 want=(
@@ -38,7 +39,10 @@ for group in "$@"; do
                 qemu-system-arm debootstrap cpio kmod fdisk e2fsprogs
             )
             ;;
-        *) echo "unknown group $group (bench, arm)" >&2; exit 2 ;;
+        # The Debian package (#17): dpkg-shlibdeps for its Depends, lintian to check it, and a
+        # bookworm chroot to install it into.
+        deb) want+=(dpkg-dev lintian debootstrap) ;;
+        *) echo "unknown group $group (bench, arm, deb)" >&2; exit 2 ;;
     esac
 done
 
