@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Full-system test on emulated ARM (issue #5): qemu-system-arm -M virt boots Debian's armmp
-# kernel with a Debian bookworm armhf userland running systemd and our units from systemd/,
-# from a virtio disk laid out like a Mender A/B device:
+# kernel with a Debian bookworm armhf userland running systemd and our armhf package (installed
+# with apt, issue #17), from a virtio disk laid out like a Mender A/B device:
 #
 #   4 MiB, 8 MiB   the two copies of the U-Boot environment (redundant, /etc/fw_env.config)
 #   /dev/vda1      rootfs A          /dev/vda2   rootfs B
@@ -29,13 +29,15 @@
 # slot B, reports `rebooting` and reboots; in slot B the boot check commits and the agent
 # reports `success`.
 #
-#   scripts/system-test.sh ARMV7_BINARY     (needs root; installs its packages with scripts/install-deps.sh arm)
+#   scripts/system-test.sh ARMHF_DEB     the package from `scripts/build-deb.sh armhf` (issue #17),
+#                                        installed in the guest with apt as a user would (needs
+#                                        root; installs its tools with scripts/install-deps.sh arm)
 # Set SYSTEST_KEEP=1 to keep the work directory (consoles in boot-*.log). For development only,
 # SYSTEST_BASE=DIR reuses a debootstrap tree made by an earlier run (`$W/rootfs.base` of a kept
 # one) instead of making one; CI always makes its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=$(realpath "${1:?usage: scripts/system-test.sh ARMV7_BINARY}")
+DEB=$(realpath "${1:?usage: scripts/system-test.sh ARTIFACT_GATE_ARMHF_DEB}")
 scripts/install-deps.sh arm >/dev/null
 source scripts/lib/armhf.sh
 source scripts/lib/nginx.sh
@@ -134,9 +136,18 @@ else
     if [[ ${SYSTEST_KEEP:-} == 1 ]]; then cp -a "$R" "$W/rootfs.base"; fi
 fi
 
-step "our binary, units and configuration"
-install -m 0755 "$BIN" "$R/usr/bin/artifact-gate"
-install -m 0644 systemd/artifact-gate.service systemd/artifact-gate.socket "$R/etc/systemd/system/"
+step "our package (apt install ./artifact-gate_…_armhf.deb) and configuration"
+cp "$DEB" "$R/tmp/"
+chroot "$R" apt-get install -y --no-install-recommends "/tmp/$(basename "$DEB")" >"$W/apt.log" 2>&1 ||
+    { tail -20 "$W/apt.log"; fail "apt install of $(basename "$DEB")"; }
+rm -f "$R/tmp/$(basename "$DEB")"
+# The package put the binary and the units in place and enabled both units, the Debian way.
+for f in usr/bin/artifact-gate usr/lib/systemd/system/artifact-gate.service \
+    etc/systemd/system/sockets.target.wants/artifact-gate.socket \
+    etc/systemd/system/multi-user.target.wants/artifact-gate.service; do
+    [[ -e $R/$f || -L $R/$f ]] || fail "the package left no /$f"
+done
+echo "   ok: the package installed the binary and enabled the socket and the service"
 mkdir -p "$R/etc/artifact-gate" "$R/etc/mender" "$R/var/lib/mender"
 # The daemon reboots by itself; the reboot waits (at most a minute) until the test driver has
 # reported what it saw in this boot, so a fast reboot cannot cut its report short.
@@ -227,8 +238,7 @@ StandardOutput=journal+console
 [Install]
 WantedBy=multi-user.target
 EOF
-systemctl --root="$R" enable artifact-gate.socket artifact-gate.service agtest.service \
-    systemd-networkd.service >/dev/null 2>&1
+systemctl --root="$R" enable agtest.service systemd-networkd.service >/dev/null 2>&1
 binfmt_arm_unregister
 
 # --- Three slot images, two signed artifacts, the disk --------------------------------------
