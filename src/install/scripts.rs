@@ -174,19 +174,11 @@ impl StateScripts {
         state: &str,
         body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        let result = self
-            .run(state, Action::Enter)
-            .map_err(E::from)
-            .and_then(|()| body())
-            .and_then(|value| {
-                self.run(state, Action::Leave)
-                    .map(|()| value)
-                    .map_err(E::from)
-            });
-        if result.is_err() {
-            let _ = self.run(state, Action::Error);
-        }
-        result
+        self.enter(state, || {
+            let value = body()?;
+            self.run(state, Action::Leave).map_err(E::from)?;
+            Ok(value)
+        })
     }
 
     fn list(&self, state: &str, action: Action) -> Result<Vec<PathBuf>, ScriptError> {
