@@ -257,20 +257,14 @@ pub fn switch_to(env: &BootEnv, slots: &Slots) -> Result<(), RootfsError> {
 }
 
 /// Reads the first `size` bytes of `partition` back and checks them against `sha256` (hex),
-/// for an install resumed after a stop before `ArtifactInstall`.
+/// for an install resumed after a stop before `ArtifactInstall`: the same read-back as the
+/// write's (flushed, the page cache dropped), so the digest covers what the device returns.
 pub fn verify_slot(partition: &Path, size: u64, sha256: &str) -> Result<(), RootfsError> {
-    let io_err = |what, source| RootfsError::Io {
-        what,
-        path: partition.to_owned(),
-        source,
-    };
-    let file = File::open(partition).map_err(|e| io_err("open", e))?;
-    let mut hash = <sha2::Sha256 as sha2::Digest>::new();
-    let mut limited = file.take(size);
-    let copied =
-        io::copy(&mut limited, &mut HashWriter(&mut hash)).map_err(|e| io_err("read", e))?;
-    let found = hex::encode(sha2::Digest::finalize(hash));
-    if copied != size || !found.eq_ignore_ascii_case(sha256) {
+    let found = ReadBack::start(partition, readback::WINDOW)
+        .and_then(|readback| readback.finish(size))
+        .map_err(|e| readback_error(partition, e))?;
+    let found = hex::encode(found);
+    if !found.eq_ignore_ascii_case(sha256) {
         return Err(RootfsError::ReadBack {
             partition: partition.to_owned(),
             expected: sha256.to_owned(),
@@ -278,19 +272,6 @@ pub fn verify_slot(partition: &Path, size: u64, sha256: &str) -> Result<(), Root
         });
     }
     Ok(())
-}
-
-struct HashWriter<'a>(&'a mut sha2::Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        sha2::Digest::update(self.0, buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 impl PayloadSink for RootfsSink {
