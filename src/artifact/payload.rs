@@ -14,7 +14,7 @@ use super::{PayloadFileInfo, PayloadSink, ReadError, Rejection, VerifiedFile, io
 use crate::artifact::file_names;
 use crate::signature::VerifiedManifest;
 use crate::stream::limits::Limits;
-use crate::stream::{ExactReader, HashWorker, drain};
+use crate::stream::{ExactReader, HashWorker, Threads, drain};
 
 /// Streams the payload container `entry` (named `name`) through `sink`.
 pub(super) fn stream<R: Read>(
@@ -29,7 +29,17 @@ pub(super) fn stream<R: Read>(
     // Held to its declared size, so a container that ends early is reported as truncated.
     let size = entry_size;
     let mut outer = ExactReader::new(entry, size);
-    let decoder = compression::open_pipelined(&mut outer, named, limits)
+    // Threads only where there are cores to run them (issue #17): on one core, hand-offs
+    // between threads cost more than they save.
+    let threads = Threads::for_this_process();
+    tracing::debug!(
+        "{name}: inflating and hashing {}",
+        match threads {
+            Threads::Inline => "on this thread (one CPU available)",
+            Threads::Pipelined => "on worker threads",
+        }
+    );
+    let decoder = compression::open_payload(&mut outer, named, limits, threads)
         .map_err(|e| io_error(name, e))?
         .map_err(|m| Rejection::SuffixMismatch {
             entry: name.to_owned(),
@@ -41,7 +51,7 @@ pub(super) fn stream<R: Read>(
         limits.max_tar_extension,
     ));
     let mut files: Vec<VerifiedFile> = Vec::new();
-    let mut hasher = HashWorker::start();
+    let mut hasher = HashWorker::start(threads);
     {
         let entries = archive.entries().map_err(|e| io_error(name, e))?;
         for member in entries {

@@ -4,8 +4,8 @@
 //!   from the input itself, so a failing disk (exit 3) is never mistaken for a bad artifact (exit 1).
 //! * [`ExactReader`] holds a tar member to its declared size: a member that ends early is an error
 //!   of its own ([`StreamError::Truncated`]) instead of a silently short read.
-//! * [`HashWorker`] computes the SHA-256 of what flows through it on a second thread, so
-//!   hashing overlaps decompression.
+//! * [`HashWorker`] computes the SHA-256 of what flows through it, on a second thread where
+//!   there is a core for it ([`Threads`]), so hashing overlaps decompression.
 //!
 //! The adapters report through typed errors wrapped in `io::Error`, which decoders and the tar
 //! reader pass through unchanged; [`StreamError::recover`] recovers them at the top of the pipeline.
@@ -14,6 +14,7 @@ mod error;
 pub mod limits;
 pub mod progress;
 pub mod source;
+mod threads;
 
 use std::io::{self, Read};
 use std::sync::mpsc;
@@ -21,6 +22,7 @@ use std::sync::mpsc;
 use sha2::{Digest, Sha256};
 
 pub use error::StreamError;
+pub use threads::Threads;
 
 /// A SHA-256 digest.
 pub type Sha256Digest = [u8; 32];
@@ -127,11 +129,13 @@ impl<R: Read> Read for ExactReader<R> {
     }
 }
 
-/// A SHA-256 worker thread, so hashing runs beside decompression instead of after it.
+/// SHA-256 of the payload, on a worker thread so hashing runs beside decompression instead of
+/// after it, or inline on one core.
 ///
-/// The reading side copies each chunk into one of a few recycled buffers and hands it over; the
-/// fixed number of buffers bounds memory and makes the reader wait when the hasher falls behind.
-/// Falls back to hashing inline when no thread can be started.
+/// Pipelined, the reading side copies each chunk into one of a few recycled buffers and hands it
+/// over; the fixed number of buffers bounds memory and makes the reader wait when the hasher
+/// falls behind. Inline (one core, or when no thread can be started) it hashes the reader's own
+/// buffer in place: no copy, no hand-off.
 #[derive(Debug)]
 pub struct HashWorker {
     lane: Option<Lane>,
@@ -152,8 +156,14 @@ enum Job {
 }
 
 impl HashWorker {
-    /// Starts the worker thread.
-    pub fn start() -> Self {
+    /// Starts the worker thread, or none for [`Threads::Inline`].
+    pub fn start(threads: Threads) -> Self {
+        if threads == Threads::Inline {
+            return Self {
+                lane: None,
+                inline: Sha256::new(),
+            };
+        }
         let (work, jobs) = mpsc::sync_channel::<Job>(HASH_BUFFERS);
         let (spare_tx, spare) = mpsc::sync_channel::<Vec<u8>>(HASH_BUFFERS);
         let (digest_tx, digests) = mpsc::sync_channel::<Sha256Digest>(1);
@@ -402,14 +412,17 @@ mod tests {
 
     #[test]
     fn worker_hashing_matches_one_shot_digest_across_files() {
-        let mut worker = HashWorker::start();
-        for len in [0usize, 1, 300_000, 1_000_000] {
-            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            let mut r = worker.reader(&data[..]);
-            drain(&mut r).unwrap();
-            let (digest, n) = r.finish().unwrap();
-            assert_eq!(n, len as u64);
-            assert_eq!(digest, sha256(&data), "len {len}");
+        for threads in [Threads::Pipelined, Threads::Inline] {
+            let mut worker = HashWorker::start(threads);
+            assert_eq!(worker.lane.is_some(), threads == Threads::Pipelined);
+            for len in [0usize, 1, 300_000, 1_000_000] {
+                let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let mut r = worker.reader(&data[..]);
+                drain(&mut r).unwrap();
+                let (digest, n) = r.finish().unwrap();
+                assert_eq!(n, len as u64);
+                assert_eq!(digest, sha256(&data), "{threads:?} len {len}");
+            }
         }
     }
 

@@ -412,3 +412,74 @@ fn json_output_carries_the_failure_class_code_and_message_and_the_exit_code_foll
         (3, Some("failed"), Some("source_unavailable"))
     );
 }
+
+/// Runs the binary pinned to one CPU, as on a BeagleBone Black (issue #17).
+fn on_one_cpu(s: &Scratch, args: &[&str]) -> crate::fixtures::Verdict {
+    let out = std::process::Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_artifact-gate")])
+        .args(args)
+        .env("MENDER_CONF_DIR", s.root().join("etc"))
+        .env(
+            "ARTIFACT_GATE_CONFIG",
+            s.root().join("etc/artifact-gate.toml"),
+        )
+        .output()
+        .expect("taskset (util-linux)");
+    crate::fixtures::Verdict::from(out)
+}
+
+#[test]
+fn on_one_cpu_the_payload_is_inflated_and_hashed_inline_and_still_checked() {
+    let s = Scratch::new();
+    let good = on_one_cpu(
+        &s,
+        &[
+            "-vv",
+            "validate",
+            "-k",
+            &key("rsa.pub"),
+            &art("mod-rsa.mender"),
+        ],
+    );
+    good.valid();
+    assert!(
+        good.stderr
+            .contains("data/0000.tar.gz: inflating and hashing on this thread"),
+        "one CPU must take the inline path: {}",
+        good.stderr
+    );
+    let both = s.run(&[
+        "-vv",
+        "validate",
+        "-k",
+        &key("rsa.pub"),
+        &art("mod-rsa.mender"),
+    ]);
+    both.valid();
+    if std::thread::available_parallelism().map_or(1, usize::from) > 1 {
+        assert!(
+            both.stderr
+                .contains("inflating and hashing on worker threads"),
+            "{}",
+            both.stderr
+        );
+    }
+    // One byte changed inside the gzip payload: the inline hash catches it at that file's end.
+    let mut bad = Art::open("mod-rsa.mender");
+    let mut files = untar(&crate::fixtures::gunzip(bad.get("data/0000.tar.gz")));
+    let z2 = files
+        .iter_mut()
+        .find(|f| f.name == "z2.bin")
+        .expect("z2.bin in the payload");
+    z2.data[50_000] ^= 1;
+    bad.set(
+        "data/0000.tar.gz",
+        crate::fixtures::gzip(&tar(&files, Dialect::Ustar)),
+    );
+    let path = s.write("bad.mender", &bad.bytes());
+    on_one_cpu(
+        &s,
+        &["validate", "-k", &key("rsa.pub"), path.to_str().unwrap()],
+    )
+    .fails(1, "checksum mismatch for 'data/0000/z2.bin'");
+}

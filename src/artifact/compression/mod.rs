@@ -4,14 +4,15 @@
 //! §6). We sniff the content and also require the suffix to agree (spec §12.6), so one artifact
 //! cannot mean different things to different readers.
 
+mod pipeline;
+
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufReader, Cursor, Read};
 use std::rc::Rc;
-use std::sync::mpsc;
 
-use crate::stream::StreamError;
 use crate::stream::limits::{INFLATE_RATIO_FLOOR, Limits};
+use crate::stream::{StreamError, Threads};
 
 /// A compression format an artifact member may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,89 +101,97 @@ pub fn open<'a, R: Read + 'a>(
     Ok(Ok(Box::new(decoder)))
 }
 
-/// Like [`open`], but decompresses on a worker thread, so inflating overlaps with reading the
-/// tar stream and hashing on the calling thread.
+/// Opens the payload's decoder over `reader` after checking its magic bytes against `named`,
+/// inline or on a worker thread as `threads` says.
 ///
-/// The calling thread still does every read from `reader` (the outer tar is not `Send`); it
-/// hands compressed chunks to the worker and takes decompressed chunks back, through channels
-/// of fixed depth, so memory stays bounded. Uncompressed data needs no worker and is returned
-/// as it is; when no thread can be started the call fails with that I/O error.
+/// Inline, the decoder inflates straight into the caller's buffer. Pipelined, it inflates on a
+/// worker thread, so inflating overlaps with reading the tar stream and hashing on the calling
+/// thread. Uncompressed data needs no decoder and is returned as it is. When no
+/// thread can be started the call fails with that I/O error.
 ///
-/// The worker also keeps the ratio guard (`limits.max_inflate_ratio`): once the output passes
+/// Either way the ratio guard (`limits.max_inflate_ratio`) holds: once the output passes
 /// [`INFLATE_RATIO_FLOOR`], producing more than that many bytes per compressed byte consumed
 /// ends the stream with a [`StreamError::InflateRatio`] error.
-pub fn open_pipelined<'a, R: Read + 'a>(
+pub fn open_payload<'a, R: Read + 'a>(
     mut reader: R,
     named: Compression,
     limits: &Limits,
+    threads: Threads,
 ) -> io::Result<Result<Box<dyn Read + 'a>, SuffixMismatch>> {
-    let max_xz_memory_bytes = limits.max_xz_memory_bytes;
-    let max_ratio = limits.max_inflate_ratio;
     let head = match checked_magic(&mut reader, named)? {
         Ok(head) => head,
         Err(lie) => return Ok(Err(lie)),
     };
+    let input = Cursor::new(head).chain(reader);
     if named == Compression::None {
-        return Ok(Ok(Box::new(Cursor::new(head).chain(reader))));
+        return Ok(Ok(Box::new(input)));
     }
-    let (compressed_tx, compressed_rx) = mpsc::sync_channel::<Vec<u8>>(PIPE_DEPTH);
-    let (plain_tx, plain_rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
-    let worker = std::thread::Builder::new()
-        .name("inflate".to_owned())
-        .spawn(move || {
-            let consumed = Rc::new(Cell::new(head.len() as u64));
-            let input = Cursor::new(head).chain(ChannelReader {
-                rx: compressed_rx,
-                chunk: Cursor::new(Vec::new()),
-                consumed: consumed.clone(),
-            });
-            let mut decoder = match decoder(input, named, max_xz_memory_bytes) {
-                Ok(d) => d,
-                Err(e) => {
-                    let _ = plain_tx.send(Err(e));
-                    return;
-                }
-            };
-            let mut inflated: u64 = 0;
-            loop {
-                let mut chunk = vec![0u8; PIPE_CHUNK];
-                match read_full(&mut decoder, &mut chunk) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        inflated = inflated.saturating_add(n as u64);
-                        let compressed = consumed.get().max(1);
-                        if max_ratio > 0
-                            && inflated > INFLATE_RATIO_FLOOR
-                            && inflated > compressed.saturating_mul(max_ratio)
-                        {
-                            let _ =
-                                plain_tx.send(Err(io::Error::other(StreamError::InflateRatio {
-                                    limit: max_ratio,
-                                    inflated,
-                                    compressed,
-                                })));
-                            return;
-                        }
-                        chunk.truncate(n);
-                        if plain_tx.send(Ok(chunk)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = plain_tx.send(Err(e));
-                        return;
-                    }
-                }
-            }
-        })?;
-    Ok(Ok(Box::new(Pipeline {
-        source: reader,
-        to_worker: Some(compressed_tx),
-        pending: None,
-        from_worker: Some(plain_rx),
-        current: Cursor::new(Vec::new()),
-        worker: Some(worker),
-    })))
+    Ok(Ok(match threads {
+        Threads::Inline => Box::new(guarded_decoder(input, named, limits)?),
+        Threads::Pipelined => pipeline::start(input, named, limits.clone())?,
+    }))
+}
+
+/// A decoder over `input` whose output is held to the ratio guard.
+fn guarded_decoder<R: Read>(
+    input: R,
+    named: Compression,
+    limits: &Limits,
+) -> io::Result<RatioGuard<Decoder<BufReader<Counted<R>>>>> {
+    let consumed = Rc::new(Cell::new(0));
+    let input = Counted {
+        inner: input,
+        count: consumed.clone(),
+    };
+    Ok(RatioGuard {
+        inner: decoder(input, named, limits.max_xz_memory_bytes)?,
+        consumed,
+        inflated: 0,
+        max_ratio: limits.max_inflate_ratio,
+    })
+}
+
+/// Counts the bytes read through it into a cell the [`RatioGuard`] on the far side of the
+/// decoder reads.
+struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get().saturating_add(n as u64));
+        Ok(n)
+    }
+}
+
+/// Ends a decoder's output with [`StreamError::InflateRatio`] once it has produced more than
+/// `max_ratio` bytes per compressed byte consumed, past [`INFLATE_RATIO_FLOOR`] (0: off).
+struct RatioGuard<R> {
+    inner: R,
+    consumed: Rc<Cell<u64>>,
+    inflated: u64,
+    max_ratio: u64,
+}
+
+impl<R: Read> Read for RatioGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.inflated = self.inflated.saturating_add(n as u64);
+        let compressed = self.consumed.get().max(1);
+        if self.max_ratio > 0
+            && self.inflated > INFLATE_RATIO_FLOOR
+            && self.inflated > compressed.saturating_mul(self.max_ratio)
+        {
+            return Err(io::Error::other(StreamError::InflateRatio {
+                limit: self.max_ratio,
+                inflated: self.inflated,
+                compressed,
+            }));
+        }
+        Ok(n)
+    }
 }
 
 /// Reads the first bytes and checks them against the name's promise; returns them for replay.
@@ -255,128 +264,6 @@ impl<R: io::BufRead> Read for Decoder<R> {
     }
 }
 
-/// The worker's input: compressed chunks from the calling thread; the end when it hangs up.
-/// `consumed` counts what the decoder has taken, for the ratio guard.
-struct ChannelReader {
-    rx: mpsc::Receiver<Vec<u8>>,
-    chunk: Cursor<Vec<u8>>,
-    consumed: Rc<Cell<u64>>,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let n = self.chunk.read(buf)?;
-            if n > 0 || buf.is_empty() {
-                self.consumed
-                    .set(self.consumed.get().saturating_add(n as u64));
-                return Ok(n);
-            }
-            match self.rx.recv() {
-                Ok(next) => self.chunk = Cursor::new(next),
-                Err(_) => return Ok(0),
-            }
-        }
-    }
-}
-
-/// The calling thread's side of [`open_pipelined`].
-struct Pipeline<R> {
-    source: R,
-    to_worker: Option<mpsc::SyncSender<Vec<u8>>>,
-    pending: Option<Vec<u8>>,
-    from_worker: Option<mpsc::Receiver<io::Result<Vec<u8>>>>,
-    current: Cursor<Vec<u8>>,
-    worker: Option<std::thread::JoinHandle<()>>,
-}
-
-impl<R: Read> Pipeline<R> {
-    /// Moves compressed data towards the worker without blocking; `false` when it cannot
-    /// (the channel is full or the source is exhausted).
-    fn pump(&mut self) -> io::Result<bool> {
-        let Some(tx) = &self.to_worker else {
-            return Ok(false);
-        };
-        let chunk = match self.pending.take() {
-            Some(chunk) => chunk,
-            None => {
-                let mut chunk = vec![0u8; PIPE_CHUNK];
-                let n = read_full(&mut self.source, &mut chunk)?;
-                if n == 0 {
-                    // Hanging up tells the worker the compressed stream has ended.
-                    self.to_worker = None;
-                    return Ok(true);
-                }
-                chunk.truncate(n);
-                chunk
-            }
-        };
-        match tx.try_send(chunk) {
-            Ok(()) => Ok(true),
-            Err(mpsc::TrySendError::Full(chunk)) => {
-                self.pending = Some(chunk);
-                Ok(false)
-            }
-            Err(mpsc::TrySendError::Disconnected(_)) => {
-                // The worker stopped (end of stream or an error it has queued for us).
-                self.to_worker = None;
-                Ok(false)
-            }
-        }
-    }
-}
-
-impl<R: Read> Read for Pipeline<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let n = self.current.read(buf)?;
-            if n > 0 || buf.is_empty() {
-                return Ok(n);
-            }
-            let polled = match &self.from_worker {
-                None => return Ok(0),
-                Some(rx) => rx.try_recv(),
-            };
-            let next = match polled {
-                Ok(next) => next,
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    self.from_worker = None;
-                    return Ok(0);
-                }
-                Err(mpsc::TryRecvError::Empty) => {
-                    if self.pump()? {
-                        continue;
-                    }
-                    // The worker has all it can take (or all there is): wait for its output.
-                    match self.from_worker.as_ref().map(mpsc::Receiver::recv) {
-                        Some(Ok(next)) => next,
-                        _ => {
-                            self.from_worker = None;
-                            return Ok(0);
-                        }
-                    }
-                }
-            };
-            self.current = Cursor::new(next?);
-        }
-    }
-}
-
-impl<R> Drop for Pipeline<R> {
-    fn drop(&mut self) {
-        // Hang up both channels first, so a worker blocked on either one wakes and exits.
-        self.to_worker = None;
-        self.from_worker = None;
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
-    }
-}
-
-/// Bytes per chunk between the calling thread and the inflate worker.
-const PIPE_CHUNK: usize = 256 * 1024;
-/// Chunks queued in each direction.
-const PIPE_DEPTH: usize = 4;
 const BUF_SIZE: usize = 64 * 1024;
 
 #[cfg(test)]
@@ -441,35 +328,69 @@ mod tests {
         assert_eq!(lie.found, Compression::Gzip);
     }
 
+    const BOTH: [Threads; 2] = [Threads::Inline, Threads::Pipelined];
+
     #[test]
-    fn pipelined_decoding_matches_and_reports_errors() {
+    fn payload_decoding_matches_and_reports_errors_inline_and_pipelined() {
+        // Past a few pipeline chunks, so used chunks are sent back and reused.
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&data).unwrap();
         let gz = gz.finish().unwrap();
-        let mut out = Vec::new();
-        open_pipelined(&gz[..], Compression::Gzip, &Limits::default())
-            .unwrap()
-            .unwrap()
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
+        for threads in BOTH {
+            let mut out = Vec::new();
+            open_payload(&gz[..], Compression::Gzip, &Limits::default(), threads)
+                .unwrap()
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert!(out == data, "{threads:?}: inflated bytes differ");
 
-        let mut corrupt = gz.clone();
-        let mid = corrupt.len() / 2;
-        corrupt.truncate(mid);
-        let mut out = Vec::new();
-        let result = open_pipelined(&corrupt[..], Compression::Gzip, &Limits::default())
-            .unwrap()
-            .unwrap()
-            .read_to_end(&mut out);
-        assert!(result.is_err(), "a truncated stream must not end quietly");
+            let mut corrupt = gz.clone();
+            let mid = corrupt.len() / 2;
+            corrupt.truncate(mid);
+            let mut out = Vec::new();
+            let err = open_payload(&corrupt[..], Compression::Gzip, &Limits::default(), threads)
+                .unwrap()
+                .unwrap()
+                .read_to_end(&mut out)
+                .expect_err("a truncated stream must not end quietly");
+            assert!(
+                matches!(StreamError::recover(err), StreamError::Cut),
+                "{threads:?}"
+            );
+            let lie = open_payload(&gz[..], Compression::Zstd, &Limits::default(), threads)
+                .unwrap()
+                .err()
+                .unwrap();
+            assert_eq!(lie.found, Compression::Gzip);
+        }
     }
 
-    /// Inflates `compressed` through the pipeline; returns the byte count or the error.
-    fn inflate_all(compressed: &[u8], named: Compression, limits: &Limits) -> io::Result<u64> {
-        let mut decoder = open_pipelined(compressed, named, limits).unwrap().unwrap();
-        io::copy(&mut decoder, &mut io::sink())
+    /// Inflates `compressed` inline and pipelined; both must end alike (the same count, or the
+    /// same kind of error: the counts in an error depend on the read sizes). Returns the inline
+    /// result.
+    fn inflate_all(
+        compressed: &[u8],
+        named: Compression,
+        limits: &Limits,
+    ) -> Result<u64, StreamError> {
+        let [inline, pipelined] = BOTH.map(|threads| {
+            let mut decoder = open_payload(compressed, named, limits, threads)
+                .unwrap()
+                .unwrap();
+            io::copy(&mut decoder, &mut io::sink()).map_err(StreamError::recover)
+        });
+        match (&inline, &pipelined) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "inline and pipelined inflate differently"),
+            (Err(a), Err(b)) => assert_eq!(
+                std::mem::discriminant(a),
+                std::mem::discriminant(b),
+                "inline: {a}; pipelined: {b}"
+            ),
+            (a, b) => panic!("inline gave {a:?}, pipelined {b:?}"),
+        }
+        inline
     }
 
     fn zstd_zeros(len: u64) -> Vec<u8> {
@@ -483,7 +404,7 @@ mod tests {
         let len = INFLATE_RATIO_FLOOR * 2;
         let err = inflate_all(&zstd_zeros(len), Compression::Zstd, &Limits::default())
             .expect_err("128 MiB of zeros in a few KiB of zstd must trip the guard");
-        match StreamError::recover(err) {
+        match err {
             StreamError::InflateRatio {
                 limit,
                 inflated,
