@@ -415,14 +415,10 @@ fn json_output_carries_the_failure_class_code_and_message_and_the_exit_code_foll
 
 /// Runs the binary pinned to one CPU, as on a BeagleBone Black (issue #17).
 fn on_one_cpu(s: &Scratch, args: &[&str]) -> crate::fixtures::Verdict {
-    let out = std::process::Command::new("taskset")
-        .args(["-c", "0", env!("CARGO_BIN_EXE_artifact-gate")])
-        .args(args)
-        .env("MENDER_CONF_DIR", s.root().join("etc"))
-        .env(
-            "ARTIFACT_GATE_CONFIG",
-            s.root().join("etc/artifact-gate.toml"),
-        )
+    let mut cmd = std::process::Command::new("taskset");
+    cmd.args(["-c", "0", env!("CARGO_BIN_EXE_artifact-gate")])
+        .args(args);
+    let out = crate::fixtures::with_scratch_env(&mut cmd, s.root())
         .output()
         .expect("taskset (util-linux)");
     crate::fixtures::Verdict::from(out)

@@ -128,16 +128,7 @@ pub fn gate(args: &[&str], env_root: &Path) -> Output {
 /// Like [`gate`], feeding `stdin`.
 pub fn gate_with_stdin(args: &[&str], env_root: &Path, stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
-    cmd.args(args)
-        .env("MENDER_CONF_DIR", env_root.join("etc"))
-        .env("MENDER_DATASTORE_DIR", env_root.join("var"))
-        .env("MENDER_DATA_DIR", env_root.join("share"))
-        // The settings file (its [limits] apply to the command line too): the scratch root's,
-        // which is absent unless a test writes it.
-        .env(
-            "ARTIFACT_GATE_CONFIG",
-            env_root.join("etc/artifact-gate.toml"),
-        )
+    with_scratch_env(cmd.args(args), env_root)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -149,17 +140,23 @@ pub fn gate_with_stdin(args: &[&str], env_root: &Path, stdin: Option<&[u8]>) -> 
     child.wait_with_output().expect("wait artifact-gate")
 }
 
-/// Like [`gate`], with extra environment variables (a token's configuration, say).
-pub fn gate_env(args: &[&str], env_root: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Verdict {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
-    cmd.args(args)
-        .env("MENDER_CONF_DIR", env_root.join("etc"))
+/// Points a run of the binary at the Mender environment rooted in `env_root`.
+pub fn with_scratch_env<'c>(cmd: &'c mut Command, env_root: &Path) -> &'c mut Command {
+    cmd.env("MENDER_CONF_DIR", env_root.join("etc"))
         .env("MENDER_DATASTORE_DIR", env_root.join("var"))
         .env("MENDER_DATA_DIR", env_root.join("share"))
+        // The settings file (its [limits] apply to the command line too): the scratch root's,
+        // which is absent unless a test writes it.
         .env(
             "ARTIFACT_GATE_CONFIG",
             env_root.join("etc/artifact-gate.toml"),
-        );
+        )
+}
+
+/// Like [`gate`], with extra environment variables (a token's configuration, say).
+pub fn gate_env(args: &[&str], env_root: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Verdict {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artifact-gate"));
+    with_scratch_env(cmd.args(args), env_root);
     for (k, v) in env {
         cmd.env(k, v);
     }
