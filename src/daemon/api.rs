@@ -253,7 +253,7 @@ async fn install(daemon: Arc<Daemon>, peer: Peer, req: Request<Incoming>) -> Res
         Input::Stream(incoming, length) => {
             let stop = daemon.stop.subscribe();
             let stall = std::time::Duration::from_secs(daemon.config.limits.upload_stall_seconds);
-            let reader = BodyReader::spawn(incoming, stop, stall);
+            let reader = BodyReader::start(incoming, stop, stall).await;
             (Some((Box::new(reader), length)), None)
         }
         Input::Path(p) => (None, Some(p)),

@@ -28,17 +28,26 @@ pub struct BodyReader {
 }
 
 impl BodyReader {
-    /// Starts pumping `body` on the current runtime. When `stop` turns true (the service is
-    /// stopping) the reader fails at once, even if the client has gone quiet. An upload that
-    /// sends nothing for `stall` is abandoned, so a stuck client cannot hold the one operation
-    /// slot forever.
-    pub fn spawn(
+    /// Starts pumping `body` on the current runtime and returns once its first frame is in
+    /// (or the body ended, failed, stalled or the service began stopping). When `stop` turns
+    /// true the reader fails at once, even if the client has gone quiet. An upload that sends
+    /// nothing for `stall` is abandoned, so a stuck client cannot hold the one operation slot
+    /// forever.
+    ///
+    /// Why wait for the first frame: hyper answers `Expect: 100-continue` only when the body is
+    /// first read *and* no response head has gone out yet (RFC 9110 §10.1.1). A handler that
+    /// returned its streamed response at once would send `200` first, and the client (curl
+    /// asks for 100-continue on every upload over 1 MiB) would sit out its own timeout — a
+    /// whole second with curl — before sending a byte.
+    pub async fn start(
         mut body: Incoming,
         mut stop: tokio::sync::watch::Receiver<bool>,
         stall: std::time::Duration,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
+            let mut first = Some(first_tx);
             loop {
                 let frame = tokio::select! {
                     frame = tokio::time::timeout(stall, body.frame()) => match frame {
@@ -52,6 +61,9 @@ impl BodyReader {
                         break;
                     }
                 };
+                if let Some(first) = first.take() {
+                    let _ = first.send(());
+                }
                 let item = match frame {
                     None => break,
                     Some(Ok(frame)) => match frame.into_data() {
@@ -68,6 +80,8 @@ impl BodyReader {
                 }
             }
         });
+        // An error from the pump dropping its sender is fine: the reader sees the end itself.
+        let _ = first_rx.await;
         Self {
             rx,
             current: Bytes::new(),

@@ -382,6 +382,51 @@ fn half_upload(socket: &Path, art: &[u8]) -> UnixStream {
     conn
 }
 
+/// Reads from `conn` until `end` has arrived (or the peer closed), as text.
+fn read_until(conn: &mut UnixStream, end: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(end) {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn an_upload_that_asks_for_100_continue_is_answered_before_it_sends_its_body() {
+    let s = module_device();
+    let d = Daemon::start(s.root(), "", env_of(&s));
+    let art = std::fs::read(app_artifact(&s, "app-1", "continued\n")).unwrap();
+    let mut conn = UnixStream::connect(&d.socket).unwrap();
+    // A generous deadline only so a regression fails instead of hanging: a client that
+    // waits for 100 Continue sends nothing until it comes (curl gives up after 1 s and
+    // sends anyway, which hid this as a second lost on every upload).
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        conn,
+        "PUT /v1/install HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        art.len()
+    )
+    .unwrap();
+    let interim = read_until(&mut conn, "\r\n\r\n");
+    assert!(
+        interim.starts_with("HTTP/1.1 100 Continue\r\n"),
+        "the first thing the daemon sends must be 100 Continue, got {interim:?}"
+    );
+    assert_eq!(target(&s), None, "nothing may be installed before the body");
+    conn.write_all(&art).unwrap();
+    let response = read_until(&mut conn, r#""event":"result""#);
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    let response = response + &read_until(&mut conn, "\n0\r\n");
+    assert!(response.contains(r#""status":"committed""#), "{response}");
+    assert_eq!(target(&s).as_deref(), Some("continued\n"));
+}
+
 /// Waits until the status shows a running install.
 fn wait_for_install(d: &Daemon) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -730,7 +775,7 @@ fn a_stalled_upload_is_abandoned_and_frees_the_slot() {
     assert_eq!(target(&s), None);
     assert_eq!(d.status()["operation"], serde_json::Value::Null);
     // The next install, with the default 60 s (a loaded machine can keep curl quiet for a
-    // second, e.g. while it waits for "100 Continue").
+    // second).
     std::fs::write(
         &d.config,
         format!("[api]\nsocket = \"{}\"\n", d.socket.display()),
