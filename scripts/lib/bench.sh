@@ -5,9 +5,14 @@ measure() {
     /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >/dev/null 2>&1 || true
     tail -1 "$W/time.out"
 }
-# Keeps the faster of two "<seconds> <rss>" results.
+# Measures a command's CPU time too: prints "<seconds> <peak RSS KiB> <user s> <system s>".
+measure_cpu() {
+    /usr/bin/time -o "$W/time.out" -f '%e %M %U %S' "$@" >/dev/null 2>&1 || true
+    tail -1 "$W/time.out"
+}
+# Keeps the faster (by wall time, the first field) of two measure/measure_cpu results.
 faster() {
-    if [[ -z $1 ]] || awk -v a="${2% *}" -v b="${1% *}" 'BEGIN{exit !(a<b)}'; then echo "$2"; else echo "$1"; fi
+    if [[ -z $1 ]] || awk -v a="${2%% *}" -v b="${1%% *}" 'BEGIN{exit !(a<b)}'; then echo "$2"; else echo "$1"; fi
 }
 
 make_image() { # size_mib → rootfs-<size>.img filled with real files
