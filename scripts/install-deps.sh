@@ -29,7 +29,8 @@ want=(
 )
 for group in "$@"; do
     case $group in
-        bench) want+=(libdeflate-tools e2fsprogs time) ;;
+        # cmake builds zlib-ng for bench-arm.sh's inflate comparison (#17).
+        bench) want+=(libdeflate-tools e2fsprogs time cmake) ;;
         arm)
             want+=(
                 gcc-arm-linux-gnueabihf libc6-dev-armhf-cross  # the armv7 linker and glibc
