@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use sha2::{Digest, Sha256};
+use crate::stream::Sha256;
 
 /// How much is written between two read-back steps on a partition.
 pub const WINDOW: u64 = 64 * 1024 * 1024;
@@ -155,7 +155,7 @@ fn follow(
             });
         }
         if last {
-            return Ok(hasher.finalize().into());
+            return Ok(hasher.finalize());
         }
     }
     Err(ReadBackError {
@@ -201,7 +201,10 @@ mod tests {
         std::fs::write(&path, vec![0xeeu8; 20_000]).unwrap();
         let content: Vec<u8> = (0..12_345u32).map(|i| (i * 7) as u8).collect();
         let digest = write_in_steps(&path, &content, 4096).unwrap();
-        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&content)));
+        assert_eq!(
+            digest,
+            <[u8; 32]>::from(<sha2::Sha256 as sha2::Digest>::digest(&content))
+        );
     }
 
     #[test]
@@ -229,7 +232,10 @@ mod tests {
         // does not keep what it was given).
         std::fs::write(&path, vec![1u8; 8192]).unwrap();
         let digest = rb.finish(8192).unwrap();
-        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(vec![1u8; 8192])));
+        assert_eq!(
+            digest,
+            <[u8; 32]>::from(<sha2::Sha256 as sha2::Digest>::digest(vec![1u8; 8192]))
+        );
     }
 
     #[test]

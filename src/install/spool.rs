@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use crate::stream::Sha256;
 use thiserror::Error;
 
 use crate::artifact::{PayloadFileInfo, SinkError, VerifiedFile};

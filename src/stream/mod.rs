@@ -13,15 +13,15 @@
 mod error;
 pub mod limits;
 pub mod progress;
+mod sha256;
 pub mod source;
 mod threads;
 
 use std::io::{self, Read};
 use std::sync::mpsc;
 
-use sha2::{Digest, Sha256};
-
 pub use error::StreamError;
+pub use sha256::{Sha256, sha256};
 pub use threads::Threads;
 
 /// A SHA-256 digest.
@@ -185,7 +185,7 @@ impl HashWorker {
                             }
                         }
                         Job::Finish => {
-                            let digest: Sha256Digest = hasher.finalize_reset().into();
+                            let digest = hasher.finalize_reset();
                             if digest_tx.send(digest).is_err() {
                                 return;
                             }
@@ -220,7 +220,7 @@ impl HashWorker {
 
     fn finish(&mut self) -> io::Result<Sha256Digest> {
         let Some(lane) = &self.lane else {
-            return Ok(self.inline.finalize_reset().into());
+            return Ok(self.inline.finalize_reset());
         };
         lane.work.send(Job::Finish).map_err(|_| worker_gone())?;
         lane.digests.recv().map_err(|_| worker_gone())
@@ -296,11 +296,6 @@ pub fn drain<R: Read + ?Sized>(reader: &mut R) -> io::Result<u64> {
 const HASH_CHUNK: usize = 256 * 1024;
 /// Chunks in flight to the hash worker.
 const HASH_BUFFERS: usize = 4;
-
-/// SHA-256 of a byte slice.
-pub fn sha256(data: &[u8]) -> Sha256Digest {
-    Sha256::digest(data).into()
-}
 
 /// Reads `reader` to its end into memory, failing once more than `limit` bytes arrive.
 ///
