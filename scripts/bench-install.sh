@@ -163,6 +163,8 @@ for comp in "${COMPRESSIONS[@]}"; do
     printf '| %s | %s | %s | %s | %s |\n' "$label" "artifact-gate install" "${g% *}" "$(mib_s "$BYTES" "${g% *}")" "$((${g#* } / 1024))"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "artifact-gate daemon (curl -T)" "${dm% *}" "$(mib_s "$BYTES" "${dm% *}")" "$((${dm#* } / 1024))"
     printf '| %s | %s | %s | %s | %s |\n' "$label" "mender install (Go 3.4)" "${m% *}" "$(mib_s "$BYTES" "${m% *}")" "$((${m#* } / 1024))"
-    ratios+=("ratio $label: mender/artifact-gate = $(awk -v a="${m% *}" -v b="${g% *}" 'BEGIN{printf "%.2f", a/b}')x")
+    vs_mender=$(awk -v a="${m% *}" -v b="${g% *}" 'BEGIN{printf "%.2f", a/b}')
+    vs_local=$(awk -v a="${dm% *}" -v b="${g% *}" 'BEGIN{printf "%.2f", a/b}')
+    ratios+=("ratio $label: mender/artifact-gate = ${vs_mender}x; daemon/local = ${vs_local}x")
 done
 printf '%s\n' "${ratios[@]}"
