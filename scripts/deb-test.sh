@@ -48,6 +48,10 @@ in_root apt-get install -y --no-install-recommends "$pkg" >"$W/apt.log" 2>&1 ||
 in_root artifact-gate --version | grep -q '^artifact-gate ' || fail "the binary does not run"
 in_root artifact-gate validate --help | grep -q 'ARTIFACT' || fail "no help from the binary"
 ok "the binary runs: $(in_root artifact-gate --version)"
+in_root dpkg -L artifact-gate | grep -qx /usr/share/man/man1/artifact-gate.1.gz || fail "no manual page"
+zcat "$R/usr/share/man/man1/artifact-gate.1.gz" | grep -q '^\.SS "artifact-gate install"' ||
+    fail "the manual page has no section for the install command"
+ok "the manual page is installed, with a section per command"
 in_root systemd-analyze verify /usr/lib/systemd/system/artifact-gate.service \
     /usr/lib/systemd/system/artifact-gate.socket || fail "systemd-analyze verify"
 ok "systemd-analyze verify accepts the installed units"

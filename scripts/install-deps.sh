@@ -40,9 +40,9 @@ for group in "$@"; do
                 qemu-system-arm debootstrap cpio kmod fdisk e2fsprogs
             )
             ;;
-        # The Debian package (#17): dpkg-shlibdeps for its Depends, lintian to check it, and a
-        # bookworm chroot to install it into.
-        deb) want+=(dpkg-dev lintian debootstrap) ;;
+        # The Debian package (#17): dpkg-shlibdeps for its Depends, lintian to check it,
+        # help2man for its manual page, and a bookworm chroot to install it into.
+        deb) want+=(dpkg-dev lintian help2man debootstrap) ;;
         *) echo "unknown group $group (bench, arm, deb)" >&2; exit 2 ;;
     esac
 done
